@@ -1,0 +1,21 @@
+"""Landmark metrics: radial error, MRE, SD and SDR, as MONAI cumulative metrics (no Ignite needed)."""
+
+from __future__ import annotations
+
+from .landmark_error import (
+    DEFAULT_RADII,
+    ErrorUnit,
+    MeanRadialErrorMetric,
+    RadialErrorMetric,
+    SuccessDetectionRateMetric,
+    landmark_error_report,
+)
+
+__all__ = [
+    "DEFAULT_RADII",
+    "ErrorUnit",
+    "MeanRadialErrorMetric",
+    "RadialErrorMetric",
+    "SuccessDetectionRateMetric",
+    "landmark_error_report",
+]
