@@ -14,7 +14,7 @@ class Keys:
 
     IMAGE = "image"  #: image file path in a datalist, then a MetaTensor ``(C, W, H)``
     LANDMARKS = "landmarks"  #: ``(1, K, 2)`` float, pixel coordinates of ``IMAGE`` (see ``utils.coords``)
-    SPACING = "spacing"  #: ``(2,)`` mm per pixel of the original image, NaN when unknown
+    SPACING = "spacing"  #: ``(2,)`` mm per pixel of the dataset image the landmarks were read for, NaN when unknown
     DOMAIN = "domain"  #: integer index of the anatomy domain (GU2Net's universal model)
     IMAGE_ID = "image_id"  #: identifier string from the dataset
     SPLIT = "split"  #: split name, for example ``train`` or ``test1``

@@ -1,0 +1,358 @@
+"""Reading 2D X-ray images in the package layout with SimpleITK, and saving heatmaps as NIfTI.
+
+Layout
+    A 2D image is returned as a spatial ``(W, H)`` array (axis 0 = x, the column), so ``LoadImage(...,
+    ensure_channel_first=True)`` gives ``(1, W, H)`` as ``monai_landmarks.utils.coords`` requires. A 3D file
+    with a single slice (a DICOM X-ray, a ``.mha`` written by Convert3D) is read as 2D.
+
+Colour
+    RGB and RGBA images become one gray channel by ITU-R BT.601 luma, ``0.299 R + 0.587 G + 0.114 B`` (alpha
+    is dropped), rounded back to the source integer type; gray stored in identical channels is returned
+    exactly. A two-component image (gray + alpha) keeps the gray. ``channels="keep"`` returns the channels
+    instead, as ``(W, H, C)``.
+
+Values
+    Pixel values are never rescaled. 8-bit images stay ``uint8``; :class:`SITKReader` returns wider
+    integers (16-bit X-rays, signed DICOM) as ``float32``, which holds them exactly up to 2**24.
+
+Geometry
+    ``affine`` is ``diag(spacing_x, spacing_y, 1)`` with the origin as translation. There is no LPS -> RAS
+    flip (unlike MONAI's ITK and NRRD readers) and the direction cosines are not applied: a projection
+    X-ray has no patient orientation here, and landmarks are pixel coordinates of the array as stored.
+    ``spacing`` is whatever the file header says: 1.0 for a PNG without a ``pHYs`` chunk, a DPI-derived
+    value for many JPEGs. For landmark datasets the datalist's ``spacing`` is the one to use.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import SimpleITK as sitk
+from monai.data import ImageReader
+from monai.data.utils import is_supported_format
+from monai.utils import ensure_tuple
+from PIL import Image
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "LUMA_WEIGHTS",
+    "SUPPORTED_SUFFIXES",
+    "ImageHeader",
+    "ImageReadError",
+    "SITKReader",
+    "read_image",
+    "read_image_header",
+    "read_image_size",
+    "rgb_to_gray",
+    "save_heatmaps_nifti",
+]
+
+DEFAULT_MAX_PIXELS = 100_000_000
+LUMA_WEIGHTS = (0.299, 0.587, 0.114)  # ITU-R BT.601, as PIL's convert("L")
+SUPPORTED_SUFFIXES = ("png", "jpg", "jpeg", "bmp", "tif", "tiff", "mha", "mhd", "nii", "nii.gz", "nrrd", "nhdr", "dcm")
+CHANNEL_MODES = ("gray", "keep")
+# formats whose size PIL reads from the header alone, about 20x faster than SimpleITK's ImageIO set-up
+_PIL_HEADER_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp")
+
+
+class ImageReadError(RuntimeError):
+    """An image file is missing, unreadable, truncated, corrupt, not 2D or too large."""
+
+
+@dataclass(frozen=True)
+class ImageHeader:
+    """What an image header says, read without loading pixels."""
+
+    path: str
+    size: tuple[int, int]  #: (W, H)
+    spacing: tuple[float, float]  #: mm per pixel along x, y as stored in the file
+    origin: tuple[float, float]
+    num_components: int
+    pixel_type: str
+
+    @property
+    def num_pixels(self) -> int:
+        return self.size[0] * self.size[1]
+
+
+def _first_line(error: Exception) -> str:
+    """The useful part of a SimpleITK exception: its last non-empty line (the first ones are C++ locations)."""
+    lines = [ln.strip() for ln in str(error).splitlines() if ln.strip()]
+    return lines[-1] if lines else type(error).__name__
+
+
+def _open_reader(path) -> sitk.ImageFileReader:
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise ImageReadError(f"{path}: image file not found.")
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(path)
+    try:
+        reader.ReadImageInformation()
+    except RuntimeError as e:
+        raise ImageReadError(
+            f"{path}: not a readable image (unknown format or corrupt header): {_first_line(e)}"
+        ) from e
+    return reader
+
+
+def _header_from_reader(reader: sitk.ImageFileReader) -> ImageHeader:
+    path, size = reader.GetFileName(), reader.GetSize()
+    extra = size[2:]
+    if len(size) < 2 or any(n != 1 for n in extra):
+        raise ImageReadError(f"{path}: expected a 2D image (or 3D with one slice), got size {size}.")
+    spacing, origin = reader.GetSpacing(), reader.GetOrigin()
+    return ImageHeader(
+        path=path,
+        size=(int(size[0]), int(size[1])),
+        spacing=(float(spacing[0]), float(spacing[1])),
+        origin=(float(origin[0]), float(origin[1])),
+        num_components=int(reader.GetNumberOfComponents()),
+        pixel_type=sitk.GetPixelIDValueAsString(reader.GetPixelID()),
+    )
+
+
+def read_image_header(path) -> ImageHeader:
+    """Read size, spacing, origin and pixel type from the header of ``path`` (no pixel data).
+
+    Raises:
+        ImageReadError: missing file, unknown format, corrupt header, or more than one slice.
+    """
+    return _header_from_reader(_open_reader(path))
+
+
+def read_image_size(path) -> tuple[int, int]:
+    """``(W, H)`` of an image from its header; PNG, JPEG and BMP through PIL (cheap), others through SimpleITK.
+
+    Raises:
+        ImageReadError: missing file or unreadable header.
+    """
+    path = os.fspath(path)
+    if path.lower().endswith(_PIL_HEADER_SUFFIXES):
+        if not os.path.isfile(path):
+            raise ImageReadError(f"{path}: image file not found.")
+        try:
+            with Image.open(path) as img:
+                return int(img.size[0]), int(img.size[1])
+        except (OSError, SyntaxError, ValueError) as e:
+            raise ImageReadError(f"{path}: not a readable image (corrupt header): {e}") from e
+    return read_image_header(path).size
+
+
+def _check_pixels(header: ImageHeader, max_pixels: int | None) -> None:
+    if max_pixels is None or header.num_pixels <= max_pixels:
+        return
+    w, h = header.size
+    gib = header.num_pixels * max(header.num_components, 1) * 4 / 2**30
+    raise ImageReadError(
+        f"{header.path}: image of {w} x {h} = {header.num_pixels / 1e6:.1f} megapixels exceeds max_pixels="
+        f"{max_pixels} ({max_pixels / 1e6:g} MP); as float32 it needs about {gib:.1f} GiB of memory per copy. "
+        "Downsample it first or raise max_pixels if this is intended."
+    )
+
+
+def _check_jpeg_complete(path: str) -> None:
+    """libjpeg only warns on a truncated JPEG and fills the rest with gray; a complete one ends with FFD9."""
+    with open(path, "rb") as f:
+        f.seek(0, os.SEEK_END)
+        f.seek(max(0, f.tell() - 1024))
+        tail = f.read().rstrip(b"\x00")
+    if not tail.endswith(b"\xff\xd9"):
+        raise ImageReadError(f"{path}: truncated JPEG (no end-of-image marker).")
+
+
+def rgb_to_gray(array: np.ndarray) -> np.ndarray:
+    """Channels-last colour ``(..., C)`` -> gray ``(...)`` by BT.601 luma (see the module docstring).
+
+    Gray stored in identical channels is returned exactly; integer input is rounded back to its type.
+    """
+    array = np.asarray(array)
+    c = array.shape[-1]
+    if c in (1, 2):  # gray, gray + alpha
+        return array[..., 0]
+    if c not in (3, 4):
+        raise ValueError(f"cannot convert {c} channels to gray; expected 1 to 4 (gray, gray+alpha, RGB, RGBA).")
+    rgb = array[..., :3]
+    if (rgb[..., 0] == rgb[..., 1]).all() and (rgb[..., 0] == rgb[..., 2]).all():
+        return rgb[..., 0].copy()
+    gray = rgb.astype(np.float32) @ np.asarray(LUMA_WEIGHTS, dtype=np.float32)
+    if np.issubdtype(array.dtype, np.integer):
+        info = np.iinfo(array.dtype)
+        gray = np.clip(np.rint(gray), info.min, info.max).astype(array.dtype)
+    return gray
+
+
+def read_image(
+    path, channels: str = "gray", max_pixels: int | None = DEFAULT_MAX_PIXELS
+) -> tuple[np.ndarray, ImageHeader]:
+    """Load a 2D image as ``(W, H)`` (or ``(W, H, C)`` with ``channels="keep"``) in its own dtype.
+
+    Args:
+        path: image file (any format of :data:`SUPPORTED_SUFFIXES` that SimpleITK reads).
+        channels: ``"gray"`` converts colour to gray (see :func:`rgb_to_gray`); ``"keep"`` keeps channels.
+        max_pixels: refuse images with more pixels than this, checked on the header before reading pixels;
+            None disables the check.
+
+    Raises:
+        ImageReadError: missing, unreadable, truncated or corrupt file, not 2D, or above ``max_pixels``.
+        ValueError: unknown ``channels``.
+    """
+    if channels not in CHANNEL_MODES:
+        raise ValueError(f"channels must be one of {CHANNEL_MODES}, got {channels!r}.")
+    reader = _open_reader(path)
+    header = _header_from_reader(reader)
+    _check_pixels(header, max_pixels)
+    try:
+        image = reader.Execute()
+    except RuntimeError as e:
+        raise ImageReadError(f"{header.path}: cannot read pixel data (truncated or corrupt?): {_first_line(e)}") from e
+    if header.path.lower().endswith((".jpg", ".jpeg")):
+        _check_jpeg_complete(header.path)
+    w, h = header.size
+    # numpy order is ([1, ...,] H, W[, C]); the header check left only singleton extra axes
+    array = sitk.GetArrayFromImage(image).reshape(h, w, image.GetNumberOfComponentsPerPixel())
+    if channels == "gray":
+        try:
+            array = rgb_to_gray(array)
+        except ValueError as e:
+            raise ImageReadError(f"{header.path}: {e} Use channels='keep'.") from e
+        return np.ascontiguousarray(array.T), header
+    return np.ascontiguousarray(array.transpose(1, 0, 2)), header
+
+
+def _affine(header: ImageHeader) -> np.ndarray:
+    affine = np.diag([header.spacing[0], header.spacing[1], 1.0])
+    affine[:2, 2] = header.origin
+    return affine
+
+
+@dataclass(frozen=True)
+class _PendingImage:
+    """What :meth:`SITKReader.read` returns: the file to load in ``get_data``."""
+
+    path: str
+
+
+class SITKReader(ImageReader):
+    """MONAI image reader for 2D X-rays through SimpleITK, returning the package's ``(W, H)`` layout.
+
+    Reads PNG, JPEG, BMP, TIFF, MetaImage (``.mha``/``.mhd``), NIfTI, NRRD and single-file DICOM with their
+    physical spacing; see the module docstring for layout, colour, values and geometry.
+
+    ``read`` only records the file names; the file is opened in ``get_data``. ``LoadImage`` catches any
+    error raised by a user reader's ``read`` and silently tries its other readers, which would bypass the
+    pixel limit and the layout; errors from ``get_data`` reach the caller with the file named.
+
+    Args:
+        channels: ``"gray"`` (default) converts colour to one gray channel; ``"keep"`` returns ``(W, H, C)``
+            with ``original_channel_dim = -1``.
+        max_pixels: refuse images larger than this many pixels (default 100 megapixels), checked on the
+            header before pixels are read; None disables the check.
+
+    Example::
+
+        from monai.transforms import LoadImage, LoadImaged
+        img = LoadImage(reader=SITKReader(), ensure_channel_first=True)("ceph.png")  # (1, W, H)
+        load = LoadImaged(keys="image", reader="monai_landmarks.data.image_reader.SITKReader")
+    """
+
+    def __init__(self, channels: str = "gray", max_pixels: int | None = DEFAULT_MAX_PIXELS):
+        super().__init__()
+        if channels not in CHANNEL_MODES:
+            raise ValueError(f"channels must be one of {CHANNEL_MODES}, got {channels!r}.")
+        if max_pixels is not None and max_pixels < 1:
+            raise ValueError(f"max_pixels must be a positive integer or None, got {max_pixels}.")
+        self.channels = channels
+        self.max_pixels = max_pixels
+
+    def verify_suffix(self, filename: Sequence[os.PathLike] | os.PathLike) -> bool:
+        """True if every file name ends with one of :data:`SUPPORTED_SUFFIXES`."""
+        return is_supported_format(filename, SUPPORTED_SUFFIXES)
+
+    def read(self, data: Sequence[os.PathLike] | os.PathLike, **kwargs):
+        """Return a handle per file; loading happens in :meth:`get_data` (see the class docstring)."""
+        handles = [_PendingImage(os.fspath(Path(name).expanduser())) for name in ensure_tuple(data)]
+        return handles if len(handles) > 1 else handles[0]
+
+    def get_data(self, img) -> tuple[np.ndarray, dict]:
+        """Load the file(s) behind ``img``; several files are stacked as channels (same size and affine)."""
+        arrays, metas = [], []
+        for handle in ensure_tuple(img):
+            array, header = read_image(handle.path, channels=self.channels, max_pixels=self.max_pixels)
+            arrays.append(self._to_output_dtype(array))
+            metas.append(self._meta(header, array))
+        if len(arrays) == 1:
+            return arrays[0], metas[0]
+        return self._stack(arrays, metas)
+
+    @staticmethod
+    def _to_output_dtype(array: np.ndarray) -> np.ndarray:
+        if array.dtype == np.uint8 or np.issubdtype(array.dtype, np.floating):
+            return array
+        return array.astype(np.float32)
+
+    def _meta(self, header: ImageHeader, array: np.ndarray) -> dict:
+        affine = _affine(header)
+        return {
+            "affine": affine,
+            "original_affine": affine.copy(),
+            "spacing": np.asarray(header.spacing, dtype=np.float64),
+            "origin": np.asarray(header.origin, dtype=np.float64),
+            "spatial_shape": np.asarray(header.size, dtype=np.int64),
+            "original_channel_dim": -1 if array.ndim == 3 else float("nan"),
+            "filename_or_obj": header.path,
+        }
+
+    def _stack(self, arrays: list[np.ndarray], metas: list[dict]) -> tuple[np.ndarray, dict]:
+        first = metas[0]
+        for meta in metas[1:]:
+            if not np.array_equal(meta["spatial_shape"], first["spatial_shape"]):
+                raise ImageReadError(
+                    f"cannot stack {meta['filename_or_obj']} (size {tuple(meta['spatial_shape'])}) with "
+                    f"{first['filename_or_obj']} (size {tuple(first['spatial_shape'])}) as channels."
+                )
+            if not np.allclose(meta["affine"], first["affine"]):
+                raise ImageReadError(
+                    f"cannot stack {meta['filename_or_obj']} with {first['filename_or_obj']}: spacing or origin differ."
+                )
+        meta = dict(first)
+        if arrays[0].ndim == 3:  # channels kept: concatenate them, still channels-last
+            return np.concatenate(arrays, axis=-1), meta
+        meta["original_channel_dim"] = 0
+        return np.stack(arrays, axis=0), meta
+
+
+def save_heatmaps_nifti(heatmaps, path, spacing=None) -> Path:
+    """Save ``(K, W, H)`` heatmaps as a NIfTI volume ``(W, H, K)``: landmark ``k`` is slice ``k``.
+
+    Viewers then show one landmark per slice over the image grid. Read back with
+    ``np.moveaxis(nibabel.load(path).get_fdata(), -1, 0)``.
+
+    Args:
+        heatmaps: array or tensor ``(K, W, H)``.
+        path: output file ending in ``.nii`` or ``.nii.gz``.
+        spacing: mm per pixel, a scalar or ``(sx, sy)``; None or NaN stores 1.0 (unknown).
+
+    Raises:
+        ValueError: wrong shape, suffix or spacing.
+    """
+    import nibabel as nib
+
+    path = Path(path)
+    if not path.name.endswith((".nii", ".nii.gz")):
+        raise ValueError(f"{path}: a NIfTI file name must end with .nii or .nii.gz.")
+    data = heatmaps.detach().cpu().numpy() if hasattr(heatmaps, "detach") else np.asarray(heatmaps)
+    if data.ndim != 3:
+        raise ValueError(f"heatmaps must have shape (K, W, H), got {tuple(data.shape)}.")
+    s = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing, dtype=np.float64), (2,)).copy()
+    s[np.isnan(s)] = 1.0
+    if not np.isfinite(s).all() or (s <= 0).any():
+        raise ValueError(f"spacing must be positive and finite, got {spacing}.")
+    nifti = nib.Nifti1Image(np.moveaxis(data.astype(np.float32), 0, -1), np.diag([s[0], s[1], 1.0, 1.0]))
+    nifti.header.set_xyzt_units("mm")
+    nib.save(nifti, str(path))
+    return path
