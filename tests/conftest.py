@@ -7,7 +7,9 @@ from pathlib import Path
 
 import pytest
 
-DATASETS = Path(os.environ.get("MONAI_LANDMARKS_DATASETS", Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets"))
+DATASETS = Path(
+    os.environ.get("MONAI_LANDMARKS_DATASETS", Path(__file__).resolve().parents[1] / ".." / "shared" / "datasets")
+)
 
 
 def dataset_path(name: str) -> Path:

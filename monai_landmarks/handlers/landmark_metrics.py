@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from monai.handlers import IgniteMetricHandler
 from monai.utils import IgniteInfo, min_version, optional_import
 
+from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.metrics import (
     ErrorUnit,
     MeanRadialErrorMetric,
@@ -61,8 +62,12 @@ class LandmarkMetricHandler(IgniteMetricHandler):
         super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=save_details)
 
     def iteration_completed(self, engine: Engine) -> None:
-        # Ignite would reject a mapping without every required key and unroll lists of per-image items
-        self.update(self._output_transform(engine.state.output))
+        # Ignite would reject a mapping without every required key and unroll lists of per-image items.
+        # A decollating evaluator keeps batch keys (ground truth, spacing) apart from its output: rejoin them.
+        output = engine.state.output
+        if isinstance(output, list) and all(isinstance(o, Mapping) for o in output):
+            output = engine_samples(engine)
+        self.update(self._output_transform(output))
 
     @reinit__is_reduced
     def update(self, output: Sequence[Any] | Mapping[str, Any]) -> None:

@@ -1,0 +1,96 @@
+"""What a bundle needs from a dataset folder: the folder itself (or synthetic phantoms when none is set), the
+training and validation datalists, and the unit protocol its errors are reported in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+
+__all__ = ["error_protocol", "resolve_dataset", "training_datalists"]
+
+
+def resolve_dataset(
+    dataset_dir,
+    kind: str = "head",
+    cache_dir="./data",
+    num_train: int = 96,
+    num_val: int = 16,
+    num_test: int = 16,
+    size: Sequence[int] | None = None,
+    seed: int = 0,
+) -> Path:
+    """The dataset folder to use: ``dataset_dir`` when set, else synthetic phantoms generated once.
+
+    Args:
+        dataset_dir: a folder in the dataset format (``dataset.json``, ``landmarks.csv``, ``images/``), or
+            None / ``""`` to use synthetic phantom data.
+        kind: phantom kind when generating (``"head"``: 19 landmarks, ``"hand"``: 37).
+        cache_dir: where generated phantoms are kept (``<cache_dir>/synthetic_<kind>_seed<seed>``); an
+            existing complete copy is reused.
+        num_train, num_val, num_test, size, seed: phantom dataset settings.
+
+    Raises:
+        DatasetError: if ``dataset_dir`` is set but holds no ``dataset.json``.
+    """
+    if dataset_dir:
+        root = Path(dataset_dir).expanduser()
+        if not (root / "dataset.json").is_file():
+            raise DatasetError(
+                f"{root}: not a landmark dataset folder (no dataset.json). Convert the data with "
+                "`monai-landmarks convert`, or leave dataset_dir empty to train on synthetic phantoms."
+            )
+        return root
+    from monai_landmarks.data.synthetic import generate_phantom_dataset
+
+    root = Path(cache_dir).expanduser() / f"synthetic_{kind}_seed{seed}"
+    if (root / "dataset.json").is_file():
+        return root
+    return generate_phantom_dataset(
+        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed
+    )
+
+
+def training_datalists(
+    root,
+    train_split: str = "train",
+    val_split: str = "val",
+    num_val: int = 20,
+    ground_truth: str = "mean",
+    domain: int = 0,
+) -> tuple[list[dict], list[dict]]:
+    """Training and validation datalists of a dataset folder.
+
+    The dataset's ``val_split`` is used when it has one. Otherwise the last ``num_val`` images of
+    ``train_split`` (in image-id order) are held out, as GU2Net holds out ISBI 2015 images 131-150: validation
+    never comes from a test split.
+    """
+    splits = read_metadata(root).get("splits") or {}
+    train = load_datalist(root, split=train_split, ground_truth=ground_truth, domain=domain)
+    if val_split in splits:
+        return train, load_datalist(root, split=val_split, ground_truth=ground_truth, domain=domain)
+    if not 0 < num_val < len(train):
+        raise DatasetError(
+            f"{root}: cannot hold out {num_val} of the {len(train)} {train_split!r} images for validation "
+            f"and there is no {val_split!r} split."
+        )
+    return train[:-num_val], train[-num_val:]
+
+
+def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = 50.0) -> dict:
+    """The unit protocol of a dataset's errors, as keyword arguments of the landmark metrics.
+
+    Calibrated spacing gives millimetres; a ``wrist_normalisation`` entry in ``dataset.json`` (or the
+    ``wrist_pair`` given here, for hand data without it) gives wrist-normalised millimetres; otherwise pixels.
+    """
+    meta = read_metadata(root)
+    if meta.get("pixel_spacing_mm"):
+        return {"unit": "mm"}
+    wrist = meta.get("wrist_normalisation")
+    if wrist:
+        return {"unit": "wrist", "wrist_pair": tuple(wrist["pair"]), "wrist_width_mm": float(wrist["width_mm"])}
+    if wrist_pair is not None:
+        return {"unit": "wrist", "wrist_pair": tuple(wrist_pair), "wrist_width_mm": float(wrist_width_mm)}
+    return {"unit": "px"}

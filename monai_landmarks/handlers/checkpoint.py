@@ -1,0 +1,141 @@
+"""Checkpoints that make a training run resumable, and the best model chosen by a validation metric.
+
+MONAI's ``CheckpointSaver`` writes ``checkpoint_epoch=N.pt`` every epoch (atomically, through Ignite's
+``DiskSaver``) and ``CheckpointLoader`` restores one, but only from a path known when the config is written.
+:class:`ResumeFromLatest` finds the newest checkpoint when the run starts, so restarting the same command
+continues where the last run stopped, losing at most the epoch in progress.
+
+:class:`SaveBestModel` keeps the network of the best validation score (lowest MRE by default) in
+``model.pt``. Unlike a key-metric ``CheckpointSaver``, its best score is part of the training checkpoint, so a
+resumed run never overwrites a better model with a worse one.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import re
+from pathlib import Path
+
+import torch
+from monai.handlers import CheckpointLoader
+from monai.utils import min_version, optional_import
+
+from monai_landmarks.utils.io import atomic_torch_save
+
+Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
+
+__all__ = ["ResumeFromLatest", "SaveBestModel", "latest_checkpoint"]
+
+_EPOCH_FILE = re.compile(r"^(?P<prefix>.*)checkpoint_epoch=(?P<epoch>\d+)\.pt$")
+
+
+def latest_checkpoint(ckpt_dir) -> Path | None:
+    """The ``checkpoint_epoch=N.pt`` with the largest ``N`` in ``ckpt_dir``, or None."""
+    folder = Path(ckpt_dir)
+    if not folder.is_dir():
+        return None
+    found = [(int(m["epoch"]), p) for p in folder.iterdir() if (m := _EPOCH_FILE.match(p.name))]
+    return max(found)[1] if found else None
+
+
+class ResumeFromLatest:
+    """Restore the newest epoch checkpoint of ``ckpt_dir`` when the trainer starts; do nothing if there is none.
+
+    ``load_dict`` names the objects to restore, as for MONAI's ``CheckpointLoader``; include the trainer so
+    the epoch counter resumes, and the optimizer and LR scheduler so the schedule does. Pair it with a
+    ``CheckpointSaver(save_dir=ckpt_dir, save_dict=<same dict>, save_interval=1, n_saved=1)``.
+    Older epoch checkpoints are removed once a newer one is written, so only one stays on disk.
+
+    Args:
+        ckpt_dir: folder of the ``checkpoint_epoch=N.pt`` files.
+        load_dict: objects to restore, keyed as in the checkpoint.
+        map_location: device the tensors are loaded to.
+    """
+
+    def __init__(self, ckpt_dir, load_dict: dict, map_location=None) -> None:
+        self.ckpt_dir = Path(ckpt_dir)
+        self.load_dict = load_dict
+        self.map_location = map_location
+        self.logger = logging.getLogger(__name__)
+        self.resumed_from: Path | None = None
+
+    def attach(self, engine) -> None:
+        # Ignite runs STARTED handlers in order: list this one first so the others see the restored state.
+        engine.add_event_handler(Events.STARTED, self)
+        # The saver forgets files of earlier runs; prune them once its newer checkpoint exists.
+        engine.add_event_handler(Events.EPOCH_STARTED, self.prune)
+        engine.add_event_handler(Events.COMPLETED, self.prune)
+
+    def __call__(self, engine) -> None:
+        path = latest_checkpoint(self.ckpt_dir)
+        if path is None:
+            return
+        CheckpointLoader(load_path=str(path), load_dict=self.load_dict, map_location=self.map_location)(engine)
+        self.resumed_from = path
+        self.logger.info(f"resumed training from {path} at epoch {engine.state.epoch}")
+
+    def prune(self, engine=None) -> None:
+        """Remove every epoch checkpoint but the newest."""
+        newest = latest_checkpoint(self.ckpt_dir)
+        for older in self.ckpt_dir.glob("*checkpoint_epoch=*.pt"):
+            if older != newest:
+                older.unlink(missing_ok=True)
+
+
+class SaveBestModel:
+    """Save the network's weights to ``path`` whenever the evaluator's ``metric_name`` improves.
+
+    Attach it to the evaluator; put it in the trainer's checkpoint ``save_dict`` (it has ``state_dict``) so the
+    best score survives a resume.
+
+    Args:
+        path: where the best weights go (a plain ``state_dict``, as the model zoo's ``models/model.pt``).
+        network: the network to save (a DDP wrapper is unwrapped).
+        metric_name: the evaluator metric to watch.
+        mode: ``"min"`` (errors such as MRE) or ``"max"`` (rates such as SDR).
+    """
+
+    def __init__(self, path, network: torch.nn.Module, metric_name: str, mode: str = "min") -> None:
+        if mode not in ("min", "max"):
+            raise ValueError(f"mode must be one of ('min', 'max'), got {mode!r}.")
+        self.path = Path(path)
+        self.network = network
+        self.metric_name = metric_name
+        self.mode = mode
+        self.best = math.inf if mode == "min" else -math.inf
+        self.best_epoch = -1
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.COMPLETED, self)
+
+    def _better(self, value: float) -> bool:
+        return value < self.best if self.mode == "min" else value > self.best
+
+    def __call__(self, engine) -> None:
+        if self.metric_name not in engine.state.metrics:
+            raise KeyError(
+                f"SaveBestModel watches metric {self.metric_name!r}, but the evaluator computed "
+                f"{sorted(engine.state.metrics)}."
+            )
+        value = float(engine.state.metrics[self.metric_name])
+        if math.isnan(value) or not self._better(value):
+            return
+        self.best = value
+        self.best_epoch = int(engine.state.epoch)  # MONAI evaluators run with the trainer's epoch
+        network = getattr(self.network, "module", self.network)
+        if _is_main_process():
+            atomic_torch_save(network.state_dict(), self.path)
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best = float(state["best"])
+        self.best_epoch = int(state["best_epoch"])
+
+
+def _is_main_process() -> bool:
+    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
+        torch.distributed.get_rank() == 0
+    )

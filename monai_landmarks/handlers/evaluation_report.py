@@ -1,0 +1,219 @@
+"""Evaluation reports: MRE, SD and SDR overall and per landmark as JSON and CSV, plus overlays of the best and
+worst images.
+
+Attach :class:`LandmarkReportWriter` to a ``SupervisedEvaluator`` whose post-processing leaves, in each
+decollated sample, the prediction and the ground truth in the same pixels (original-image pixels for the
+published protocols), the pixel spacing and the image id. The formulas are those of
+:func:`monai_landmarks.metrics.landmark_error_report`, shared with the Ignite metrics.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import torch
+from monai.utils import min_version, optional_import
+
+from monai_landmarks.handlers.engine_output import engine_samples
+from monai_landmarks.metrics import DEFAULT_RADII, RadialErrorMetric, landmark_error_report
+from monai_landmarks.utils.io import atomic_write_json, atomic_write_text
+from monai_landmarks.utils.keys import Keys
+
+Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
+
+__all__ = ["LandmarkReportWriter"]
+
+
+def _file_of(sample: dict) -> str:
+    image = sample.get(Keys.IMAGE)
+    meta = getattr(image, "meta", {}) or {}
+    return str(meta.get("filename_or_obj", ""))
+
+
+class LandmarkReportWriter:
+    """Collect radial errors during an evaluation run and write the report when it completes.
+
+    Files written to ``output_dir`` (each atomically): ``metrics.json`` (overall MRE, SD, SDR, counts and the
+    protocol), ``per_landmark.csv``, ``per_image.csv`` (one row per image with each landmark's error and
+    the prediction), and ``overlays/{best,worst}_<rank>_<image_id>.png``.
+
+    Args:
+        output_dir: folder of the report.
+        unit, spacing, wrist_pair, wrist_width_mm, strict: the unit protocol, as for
+            :class:`~monai_landmarks.metrics.RadialErrorMetric`.
+        radii: SDR radii in the report's unit.
+        landmark_names: names for the CSV rows; indices when None.
+        num_overlays: how many best and worst images get an overlay picture (0 for none).
+        pred_key, label_key, spacing_key, id_key: sample keys read.
+    """
+
+    def __init__(
+        self,
+        output_dir,
+        unit: str = "mm",
+        spacing=None,
+        wrist_pair: Sequence[int] = (0, 4),
+        wrist_width_mm: float = 50.0,
+        radii: Sequence[float] = DEFAULT_RADII,
+        strict: bool = False,
+        landmark_names: Sequence[str] | None = None,
+        num_overlays: int = 3,
+        pred_key: str = Keys.PRED_LANDMARKS,
+        label_key: str = Keys.LANDMARKS,
+        spacing_key: str = Keys.SPACING,
+        id_key: str = Keys.IMAGE_ID,
+    ) -> None:
+        self.output_dir = Path(output_dir)
+        self.metric = RadialErrorMetric(
+            unit=unit, spacing=spacing, wrist_pair=tuple(wrist_pair), wrist_width_mm=wrist_width_mm
+        )
+        self.protocol = {"unit": unit, "spacing": spacing, "strict_sdr": strict}
+        if unit == "wrist":
+            self.protocol.update(wrist_pair=list(wrist_pair), wrist_width_mm=wrist_width_mm)
+        self.radii = tuple(float(r) for r in radii)
+        self.strict = strict
+        self.landmark_names = list(landmark_names) if landmark_names is not None else None
+        self.num_overlays = num_overlays
+        self.keys = (pred_key, label_key, spacing_key, id_key)
+        self.rows: list[dict] = []
+        self.report: dict | None = None
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.STARTED, self.reset)
+        engine.add_event_handler(Events.ITERATION_COMPLETED, self.collect)
+        engine.add_event_handler(Events.COMPLETED, self.write)
+
+    def reset(self, engine=None) -> None:
+        self.rows = []
+        self.report = None
+        self.metric.reset()
+
+    def collect(self, engine) -> None:
+        pred_key, label_key, spacing_key, id_key = self.keys
+        for sample in engine_samples(engine):
+            pred = torch.as_tensor(sample[pred_key]).reshape(1, -1, 2)
+            label = torch.as_tensor(sample[label_key]).reshape(1, -1, 2)
+            spacing = sample.get(spacing_key)
+            spacing = None if spacing is None else torch.as_tensor(spacing, dtype=torch.float64).reshape(1, 2)
+            errors = self.metric(pred, label, spacing)[0]
+            self.rows.append(
+                {
+                    "image_id": str(sample.get(id_key, len(self.rows))),
+                    "file": _file_of(sample),
+                    "errors": errors.cpu().numpy(),
+                    "pred": pred[0].cpu().numpy(),
+                    "label": label[0].cpu().numpy(),
+                }
+            )
+
+    def write(self, engine=None) -> dict:
+        """Write the report files and return the report dict."""
+        if not self.rows:
+            raise RuntimeError("LandmarkReportWriter: the evaluation produced no samples to report.")
+        errors = torch.as_tensor(np.stack([r["errors"] for r in self.rows]))
+        report = landmark_error_report(errors, radii=self.radii, strict=self.strict)
+        self.report = self._summary(report)
+        self.output_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(self.output_dir / "metrics.json", self.report)
+        atomic_write_text(self.output_dir / "per_landmark.csv", self._per_landmark_csv(report))
+        atomic_write_text(self.output_dir / "per_image.csv", self._per_image_csv())
+        self._overlays()
+        return self.report
+
+    def _names(self, k: int) -> list[str]:
+        if self.landmark_names and len(self.landmark_names) == k:
+            return self.landmark_names
+        return [str(i) for i in range(k)]
+
+    def _summary(self, report: dict) -> dict:
+        names = self._names(len(report["mre_per_landmark"]))
+        return {
+            "protocol": self.protocol,
+            "num_images": len(self.rows),
+            "count": int(report["count"]),
+            "failures": int(report["failures"]),
+            "mre": float(report["mre"]),
+            "sd": float(report["sd"]),
+            "sdr": {f"{r:g}": float(v) for r, v in report["sdr"].items()},
+            "per_landmark": {
+                name: {
+                    "mre": float(report["mre_per_landmark"][i]),
+                    "sd": float(report["sd_per_landmark"][i]),
+                    "sdr": {f"{r:g}": float(v[i]) for r, v in report["sdr_per_landmark"].items()},
+                }
+                for i, name in enumerate(names)
+            },
+        }
+
+    def _per_landmark_csv(self, report: dict) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        radii = list(report["sdr_per_landmark"])
+        writer.writerow(["landmark", "name", "count", "mre", "sd", *[f"sdr_{r:g}" for r in radii]])
+        names = self._names(len(report["mre_per_landmark"]))
+        for i, name in enumerate(names):
+            rates = [f"{float(report['sdr_per_landmark'][r][i]):.4f}" for r in radii]
+            writer.writerow(
+                [
+                    i,
+                    name,
+                    int(report["count_per_landmark"][i]),
+                    f"{float(report['mre_per_landmark'][i]):.6f}",
+                    f"{float(report['sd_per_landmark'][i]):.6f}",
+                    *rates,
+                ]
+            )
+        return out.getvalue()
+
+    def _per_image_csv(self) -> str:
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\n")
+        k = len(self.rows[0]["errors"])
+        coords = [f"{axis}_{i}" for i in range(k) for axis in "xy"]
+        writer.writerow(["image_id", "file", "mre", *[f"error_{i}" for i in range(k)], *coords])
+        for r in self.rows:
+            writer.writerow(
+                [
+                    r["image_id"],
+                    r["file"],
+                    f"{_image_mre(r['errors']):.6f}",
+                    *[f"{e:.6f}" for e in r["errors"]],
+                    *[f"{v:.3f}" for v in r["pred"].reshape(-1)],
+                ]
+            )
+        return out.getvalue()
+
+    def _overlays(self) -> None:
+        if self.num_overlays <= 0:
+            return
+        from monai_landmarks.utils.overlay import save_overlay
+
+        ranked = sorted(self.rows, key=lambda r: _image_mre(r["errors"]))
+        n = min(self.num_overlays, len(ranked))
+        picks = [("best", i, r) for i, r in enumerate(ranked[:n])]
+        picks += [("worst", i, r) for i, r in enumerate(reversed(ranked[-n:]))]
+        for tag, rank, row in picks:
+            if not row["file"] or not Path(row["file"]).is_file():
+                continue
+            image = _load_gray(row["file"])
+            save_overlay(
+                self.output_dir / "overlays" / f"{tag}_{rank}_{row['image_id']}.png",
+                image,
+                row["label"],
+                predicted=row["pred"],
+            )
+
+
+def _image_mre(errors: np.ndarray) -> float:
+    present = errors[~np.isnan(errors)]
+    return float(present.mean()) if present.size else float("nan")
+
+
+def _load_gray(path: str) -> np.ndarray:
+    from monai_landmarks.data.image_reader import read_image
+
+    return read_image(path)[0]
