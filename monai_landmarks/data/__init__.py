@@ -1,4 +1,5 @@
-"""Landmark datasets: the on-disk format, an image reader for X-rays, and converters from public layouts."""
+"""Landmark datasets: the on-disk format, an image reader for X-rays, converters from public layouts,
+synthetic phantoms, and what bundles read from a dataset folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from .converters import (
     convert_shenzhen,
     split_by_order,
 )
+from .datalists import error_protocol, resolve_dataset, training_datalists
 from .dataset_format import DatasetError, load_datalist, read_metadata, write_dataset
 from .image_reader import (
     ImageHeader,
@@ -21,8 +23,10 @@ from .image_reader import (
     rgb_to_gray,
     save_heatmaps_nifti,
 )
+from .synthetic import PHANTOM_KINDS, generate_phantom_dataset, landmark_names, render_phantom
 
 __all__ = [
+    "PHANTOM_KINDS",
     "DatasetError",
     "ImageHeader",
     "ImageReadError",
@@ -32,13 +36,19 @@ __all__ = [
     "convert_isbi2015",
     "convert_labelme",
     "convert_shenzhen",
+    "error_protocol",
+    "generate_phantom_dataset",
+    "landmark_names",
     "load_datalist",
     "read_image",
     "read_image_header",
     "read_image_size",
     "read_metadata",
+    "render_phantom",
+    "resolve_dataset",
     "rgb_to_gray",
     "save_heatmaps_nifti",
     "split_by_order",
+    "training_datalists",
     "write_dataset",
 ]

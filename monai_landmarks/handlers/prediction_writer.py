@@ -114,6 +114,6 @@ class LandmarkPredictionWriter:
             from monai_landmarks.utils.overlay import save_overlay
 
             points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
-            save_overlay(self.output_dir / f"{name}.png", read_image(file)[0], points)
+            save_overlay(self.output_dir / f"{name}.png", read_image(file)[0], predicted=points)
         self.written.append(path)
         return path
