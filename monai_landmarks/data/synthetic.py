@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from monai_landmarks.data.dataset_format import write_dataset
-from monai_landmarks.utils.coords import rescale
+from monai_landmarks.utils.coords import inside_image, rescale
 
 __all__ = ["DEFAULT_SIZES", "PHANTOM_KINDS", "generate_phantom_dataset", "landmark_names", "render_phantom"]
 
@@ -105,7 +105,7 @@ def _pose(rng: np.random.Generator, size: Sequence[int], scale: float, rotation:
     s = rng.uniform(1 - scale, 1 + scale)
     a = rng.uniform(-rotation, rotation)
     rot = np.array([[np.cos(a), -np.sin(a)], [np.sin(a), np.cos(a)]])
-    linear = rot @ np.diag([w * s, h * s])
+    linear = rot @ np.diag([w * s, h * s]) * 0.94  # a margin, so anatomy rarely leaves the film
     centre = np.array([w / 2 - 0.5, h / 2 - 0.5]) + rng.uniform(-0.04, 0.04, 2) * np.array([w, h])
     return np.hstack([linear, (centre - linear @ np.array([0.5, 0.5]))[:, None]])
 
@@ -242,8 +242,11 @@ def render_phantom(kind: str, rng: np.random.Generator, size: Sequence[int] | No
     size = tuple(size) if size is not None else DEFAULT_SIZES[kind]
     if len(size) != 2 or min(size) < 16:
         raise ValueError(f"size must be (W, H) with both at least 16 pixels, got {size}.")
-    image, landmarks = draw(rng, size)
-    return _appearance(rng, image), landmarks
+    for _ in range(100):  # redraw the rare pose that pushes a landmark off the image
+        image, landmarks = draw(rng, size)
+        if inside_image(landmarks, size).all():
+            return _appearance(rng, image), landmarks
+    raise RuntimeError(f"could not draw a {kind} phantom with every landmark inside a {size} image.")
 
 
 def generate_phantom_dataset(

@@ -192,6 +192,9 @@ class LandmarkReportWriter:
             return
         from monai_landmarks.utils.overlay import save_overlay
 
+        folder = self.output_dir / "overlays"
+        for old in folder.glob("*.png"):  # pictures of an earlier validation would mislead
+            old.unlink()
         ranked = sorted(self.rows, key=lambda r: _image_mre(r["errors"]))
         n = min(self.num_overlays, len(ranked))
         picks = [("best", i, r) for i, r in enumerate(ranked[:n])]
@@ -201,7 +204,7 @@ class LandmarkReportWriter:
                 continue
             image = _load_gray(row["file"])
             save_overlay(
-                self.output_dir / "overlays" / f"{tag}_{rank}_{row['image_id']}.png",
+                folder / f"{tag}_{rank}_{row['image_id']}.png",
                 image,
                 row["label"],
                 predicted=row["pred"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from .baselines import mean_shape, mean_shape_report
 from .landmark_error import (
     DEFAULT_RADII,
     ErrorUnit,
@@ -18,4 +19,6 @@ __all__ = [
     "RadialErrorMetric",
     "SuccessDetectionRateMetric",
     "landmark_error_report",
+    "mean_shape",
+    "mean_shape_report",
 ]

@@ -1,0 +1,194 @@
+"""The ``monai-landmarks`` command: what users do most, without writing configs.
+
+    monai-landmarks synth    write a synthetic phantom dataset (and overlay pictures of it)
+    monai-landmarks convert  turn a public dataset layout into the dataset format
+    monai-landmarks predict  run a bundle on image files: landmarks as JSON, plus overlay pictures
+
+Exit codes: 0 success, 1 bad input or a failed run (the message names the file and the problem),
+2 wrong command-line usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+__all__ = ["main"]
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _synth(args: argparse.Namespace) -> int:
+    from monai_landmarks.data import generate_phantom_dataset, load_datalist
+    from monai_landmarks.data.image_reader import read_image
+    from monai_landmarks.utils.overlay import save_overlay
+
+    root = generate_phantom_dataset(
+        args.out, args.kind, args.num_train, args.num_val, args.num_test, args.size, args.seed, args.overwrite
+    )
+    for item in load_datalist(root)[: args.overlays]:
+        save_overlay(root / "overlays" / f"{item['image_id']}.png", read_image(item["image"])[0], item["landmarks"])
+    print(f"wrote {args.kind} phantoms to {root}" + (f" (overlays in {root / 'overlays'})" if args.overlays else ""))
+    return EXIT_OK
+
+
+def _convert(args: argparse.Namespace) -> int:
+    from monai_landmarks.data import converters
+
+    if args.format == "isbi2015":
+        out = converters.convert_isbi2015(
+            args.source, args.out, ground_truth=args.ground_truth, downsample=args.downsample, overwrite=args.overwrite
+        )
+    elif args.format == "dha":
+        if not args.images:
+            raise ValueError("dha: give the Digital Hand Atlas image folder with --images (SOURCE is all.csv).")
+        out = converters.convert_dha(
+            args.source, args.images, args.out, downsample=args.downsample, overwrite=args.overwrite
+        )
+    elif args.format == "shenzhen":
+        if not args.labels:
+            raise ValueError("shenzhen: give GU2Net's label folder with --labels (SOURCE is the image folder).")
+        out = converters.convert_shenzhen(
+            args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite
+        )
+    else:
+        files = sorted(Path(args.source).glob("*.json")) if Path(args.source).is_dir() else [args.source]
+        if not files:
+            raise ValueError(f"{args.source}: no labelme .json files found.")
+        out = converters.convert_labelme(
+            files, args.out, name=args.name or Path(args.out).name, pixel_spacing_mm=args.spacing,
+            downsample=args.downsample, overwrite=args.overwrite,
+        )  # fmt: skip
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
+def _image_files(paths: Sequence[str]) -> list[str]:
+    files: list[str] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            files += sorted(str(f) for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
+        elif p.is_file():
+            files.append(str(p))
+        else:
+            raise FileNotFoundError(f"{p}: no such image file or folder.")
+    if not files:
+        raise ValueError(f"no image files found in {', '.join(paths)}.")
+    return files
+
+
+def _predict(args: argparse.Namespace) -> int:
+    from ignite.handlers import ProgressBar
+    from monai.bundle import ConfigWorkflow
+
+    bundle = Path(args.bundle)
+    config = bundle / "configs" / "inference.json"
+    if not config.is_file():
+        raise FileNotFoundError(f"{bundle}: not a bundle folder (no configs/inference.json).")
+    weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
+    if not weights.is_file():
+        raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    overrides = {
+        "bundle_root": str(bundle),
+        "input_files": _image_files(args.images),
+        "output_dir": str(args.out),
+        "ckpt_path": str(weights),
+    }
+    if args.spacing is not None:
+        overrides["pixel_spacing_mm"] = args.spacing
+    if args.device:
+        overrides["device"] = f"$torch.device('{args.device}')"
+    workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
+    workflow.initialize()
+    evaluator = workflow.parser.get_parsed_content("evaluator")
+    if not args.quiet:
+        ProgressBar(desc="predict").attach(evaluator)
+    workflow.run()
+    workflow.finalize()
+    print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
+    return EXIT_OK
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="monai-landmarks",
+        description="Anatomical landmark detection in 2D X-rays with MONAI.",
+        epilog="Exit codes: 0 success, 1 bad input or failed run, 2 usage error.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("synth", help="write a synthetic phantom dataset", description=_synth_help())
+    s.add_argument("out", help="output dataset folder")
+    s.add_argument("--kind", choices=("head", "hand"), default="head", help="head: 19 landmarks, hand: 37")
+    s.add_argument("--num-train", type=int, default=96)
+    s.add_argument("--num-val", type=int, default=16)
+    s.add_argument("--num-test", type=int, default=16)
+    s.add_argument("--size", type=int, nargs=2, metavar=("W", "H"), help="image size (default: head 192 240)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--overlays", type=int, default=4, help="overlay pictures to draw (0 for none)")
+    s.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
+    s.set_defaults(run=_synth)
+
+    c = sub.add_parser("convert", help="convert a public dataset layout", description=_convert_help())
+    c.add_argument("format", choices=("isbi2015", "dha", "shenzhen", "labelme"))
+    c.add_argument("source", help="isbi2015: the release folder; dha: all.csv; shenzhen: images; labelme: json(s)")
+    c.add_argument("out", help="output dataset folder")
+    c.add_argument("--images", help="dha: the image folder")
+    c.add_argument("--labels", help="shenzhen: GU2Net's label folder")
+    c.add_argument("--ground-truth", default="mean", choices=("mean", "senior", "junior"), help="isbi2015 only")
+    c.add_argument("--downsample", type=int, default=1, help="integer box-mean downsampling factor")
+    c.add_argument("--spacing", type=float, help="labelme: mm per pixel, if known")
+    c.add_argument("--name", help="labelme: dataset name")
+    c.add_argument("--overwrite", action="store_true")
+    c.set_defaults(run=_convert)
+
+    p = sub.add_parser("predict", help="detect landmarks with a bundle", description=_predict_help())
+    p.add_argument("bundle", help="bundle folder (with configs/inference.json and models/model.pt)")
+    p.add_argument("images", nargs="+", help="image files or folders")
+    p.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
+    p.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
+    p.add_argument("--spacing", type=float, help="mm per pixel of the images, for millimetre output")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(run=_predict)
+    return parser
+
+
+def _synth_help() -> str:
+    return (
+        "Draw head-like (19 landmarks) or hand-like (37) X-ray phantoms, deterministic by seed, and write them in "
+        "the dataset format (dataset.json, landmarks.csv, images/) with train/val/test splits."
+    )
+
+
+def _convert_help() -> str:
+    return (
+        "Convert an original public layout into the dataset format: ISBI 2015 (RawImage/ + AnnotationsByMD/), "
+        "the Digital Hand Atlas with Payer's all.csv, Shenzhen chest with GU2Net's labels, or labelme point files. "
+        "A failed conversion leaves nothing behind."
+    )
+
+
+def _predict_help() -> str:
+    return (
+        "Run a trained bundle on images. Writes <id>.json per image (landmarks in original-image pixels, "
+        "millimetres when the spacing is known, a confidence per landmark) and an overlay <id>.png."
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.run(args)
+    except (OSError, ValueError, RuntimeError) as e:
+        print(f"monai-landmarks {args.command}: error: {e}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
