@@ -1,0 +1,32 @@
+"""Dictionary transforms for landmark samples: landmark-consistent spatial transforms and heatmap targets.
+
+Intensity normalisation and augmentation come from MONAI unchanged (``NormalizeIntensityd``,
+``RandGaussianNoised``, ...); only transforms that move pixels need the landmark-aware versions here.
+"""
+
+from __future__ import annotations
+
+from .heatmap import DecodeHeatmapsd, GenerateHeatmapsd
+from .spatial import (
+    INNER_OPERATIONS,
+    LANDMARK_MATRIX,
+    LANDMARK_PERMUTATION,
+    InvertLandmarksd,
+    LandmarkResized,
+    LandmarkResizeWithPadd,
+    RandLandmarkAffined,
+    RandLandmarkFlipd,
+)
+
+__all__ = [
+    "INNER_OPERATIONS",
+    "LANDMARK_MATRIX",
+    "LANDMARK_PERMUTATION",
+    "DecodeHeatmapsd",
+    "GenerateHeatmapsd",
+    "InvertLandmarksd",
+    "LandmarkResizeWithPadd",
+    "LandmarkResized",
+    "RandLandmarkAffined",
+    "RandLandmarkFlipd",
+]
