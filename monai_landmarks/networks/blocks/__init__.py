@@ -1,0 +1,21 @@
+"""Building blocks of the landmark networks."""
+
+from monai_landmarks.networks.blocks.attention import BilinearPoolingAttention, BilinearTransformerBlock
+from monai_landmarks.networks.blocks.fusion import fold_batch_norm, fold_preceding_batch_norm
+from monai_landmarks.networks.blocks.layout import LAYOUTS, check_layout, to_layout
+from monai_landmarks.networks.blocks.residual import DilatedResidualBlock
+from monai_landmarks.networks.blocks.separable import ConcatSeparableConv, DomainSeparableConv, fuse_separable
+
+__all__ = [
+    "LAYOUTS",
+    "BilinearPoolingAttention",
+    "BilinearTransformerBlock",
+    "ConcatSeparableConv",
+    "DilatedResidualBlock",
+    "DomainSeparableConv",
+    "check_layout",
+    "fold_batch_norm",
+    "fold_preceding_batch_norm",
+    "fuse_separable",
+    "to_layout",
+]

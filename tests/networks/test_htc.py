@@ -1,0 +1,226 @@
+"""HTC: parameter counts, the original's function, the (quarter, half) output contract, export, layouts, fusion."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+import torch
+from _reference_htc import ReferenceHTC, load_from
+from torch import nn
+
+from monai_landmarks.networks import HTC
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
+
+SMALL = {"channels": (8, 16, 24, 32), "neck_channels": 16, "head_channels": 16}
+
+
+def _count(net: nn.Module) -> int:
+    return sum(p.numel() for p in net.parameters())
+
+
+def _small(in_channels=1, out_channels=5, seed=0, **kwargs) -> HTC:
+    torch.manual_seed(seed)
+    net = HTC(2, in_channels, out_channels, **{**SMALL, **kwargs})
+    g = torch.Generator().manual_seed(seed)
+    for m in net.modules():  # non-trivial statistics and affine maps, so that eval mode and folding are exercised
+        if isinstance(m, nn.BatchNorm2d):
+            m.running_mean.copy_(torch.rand(m.num_features, generator=g) - 0.5)
+            m.running_var.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+            m.weight.data.copy_(torch.rand(m.num_features, generator=g) + 0.5)
+    return net
+
+
+class TestPublishedSize:
+    """Live parameters of the released configuration (the paper's "16.2M" is not reproduced: see HTC's docstring)."""
+
+    @pytest.mark.parametrize(
+        "in_channels, out_channels, expected",
+        [(3, 13, 21_887_026), (3, 19, 21_890_110), (3, 29, 21_895_250), (1, 19, 21_888_958)],
+    )
+    def test_counts(self, in_channels, out_channels, expected):
+        assert _count(HTC(2, in_channels, out_channels)) == expected
+
+    def test_count_per_part(self):
+        net = HTC(2, 3, 13)
+        # the quarter head: 3x3 conv 256->256 + 1x1 conv 256->13; the half head adds a 4x4 deconv 256->256 and BN
+        assert _count(net.head_quarter) == 256 * 256 * 9 + 256 + 256 * 13 + 13
+        assert _count(net.head_half) == 256 * 256 * 16 + 2 * 256 + _count(net.head_quarter)
+        assert _count(net.neck) == 9 * 256 * (128 + 320 + 512) + 3 * 256 + 256 * 256 * 9 + 256
+        assert _count(HTC(2, 3, 13, heads=(4,))) == _count(net) - _count(net.head_half)
+
+
+class TestSameFunctionAsOriginal:
+    @pytest.mark.parametrize("layout", ["auto", "channels_last", "channels_first"])
+    def test_equal_outputs(self, layout):
+        net = _small(in_channels=3, drop_path_rate=0.0, layout=layout)
+        ref = load_from(ReferenceHTC(3, 5, SMALL["channels"], neck=16, head=16), net)
+        x = torch.randn(2, 3, 64, 48)
+        for train in (False, True):
+            net.train(train), ref.train(train)
+            for got, expected in zip(net(x), ref(x), strict=True):
+                torch.testing.assert_close(got, expected, rtol=1e-4, atol=1e-5)
+
+
+class TestOutputs:
+    @pytest.mark.parametrize("size", [(64, 48), (48, 64), (32, 96), (16, 16)])
+    @pytest.mark.parametrize("train", [True, False])
+    def test_tuple_quarter_then_half(self, size, train):
+        net = _small().train(train)
+        out = net(torch.randn(2, 1, *size))
+        assert isinstance(out, tuple) and len(out) == 2
+        quarter, half = out
+        assert quarter.shape == (2, 5, size[0] // 4, size[1] // 4)
+        assert half.shape == (2, 5, size[0] // 2, size[1] // 2)
+        assert all(torch.isfinite(o).all() and o.is_contiguous() for o in out)
+
+    @pytest.mark.parametrize("heads, strides", [((4,), (4,)), ((2,), (2,)), ((2, 4), (4, 2))])
+    def test_head_selection(self, heads, strides):
+        net = _small(heads=heads).eval()
+        out = net(torch.randn(1, 1, 32, 32))
+        assert tuple(32 // o.shape[2] for o in out) == strides
+
+    def test_three_channel_input_and_width_multiplier(self):
+        net = HTC(2, 3, 4, width_multiplier=0.125)
+        assert net.channels == (8, 16, 40, 64)
+        assert _count(net) < _count(HTC(2, 3, 4, width_multiplier=0.25))
+        quarter, half = net.eval()(torch.randn(1, 3, 32, 32))
+        assert quarter.shape == (1, 4, 8, 8) and half.shape == (1, 4, 16, 16)
+
+
+class TestGradients:
+    def test_every_parameter_gets_a_gradient(self):
+        net = _small(drop_path_rate=0.0).train()
+        quarter, half = net(torch.randn(2, 1, 32, 48))
+        (quarter.square().mean() + half.square().mean()).backward()
+        for name, p in net.named_parameters():
+            assert p.grad is not None and torch.isfinite(p.grad).all() and p.grad.abs().sum() > 0, name
+
+    def test_gradient_checkpointing_gives_the_same_gradients(self):
+        plain = _small(drop_path_rate=0.0).train()
+        ckpt = _small(drop_path_rate=0.0, gradient_checkpointing=True).train()
+        ckpt.load_state_dict(plain.state_dict())
+        x = torch.randn(2, 1, 32, 32)
+        grads = []
+        for net in (plain, ckpt):
+            quarter, half = net(x)
+            (quarter.square().mean() + 3 * half.square().mean()).backward()
+            grads.append([p.grad for p in net.parameters()])
+        for g1, g2 in zip(*grads, strict=True):
+            torch.testing.assert_close(g2, g1, rtol=1e-4, atol=1e-6)
+
+    def test_drop_path_is_stochastic_in_training_only(self):
+        net = _small(drop_path_rate=0.9).train()
+        x = torch.randn(4, 1, 32, 32)
+        torch.manual_seed(1)
+        a = net(x)[0]
+        torch.manual_seed(2)
+        b = net(x)[0]
+        assert not torch.allclose(a, b)
+        net.eval()
+        assert torch.equal(net(x)[0], net(x)[0])
+
+
+class TestLayoutsAndPrecision:
+    def test_channels_last_input(self):
+        net = _small(in_channels=3).eval()
+        x = torch.randn(2, 3, 32, 48)
+        for got, expected in zip(net(x.contiguous(memory_format=torch.channels_last)), net(x), strict=True):
+            torch.testing.assert_close(got, expected, rtol=0, atol=1e-6)
+
+    def test_layouts_agree(self):
+        nets = [_small(layout=layout).eval() for layout in ("auto", "channels_last", "channels_first")]
+        x = torch.randn(2, 1, 32, 32)
+        outs = [n(x) for n in nets]
+        for out in outs[1:]:
+            for got, expected in zip(out, outs[0], strict=True):
+                torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+
+    def test_bf16_autocast_runs(self):
+        net = _small().eval()
+        x = torch.randn(2, 1, 32, 32)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net(x)
+        assert [o.shape for o in out] == [(2, 5, 8, 8), (2, 5, 16, 16)]
+        assert all(torch.isfinite(o).all() for o in out)
+
+
+class TestExportAndFusion:
+    @pytest.mark.parametrize("heads", [(4, 2), (2,)])
+    def test_script_and_trace_round_trip(self, heads):
+        net = _small(heads=heads).eval()
+        x = torch.randn(2, 1, 32, 48)
+        expected = net(x)
+        for module in (torch.jit.script(net), torch.jit.trace(net, x)):
+            buffer = io.BytesIO()
+            torch.jit.save(module, buffer)
+            buffer.seek(0)
+            got = torch.jit.load(buffer)(x)
+            assert isinstance(got, tuple) and len(got) == len(expected)
+            for g, e in zip(got, expected, strict=True):
+                torch.testing.assert_close(g, e, rtol=0, atol=1e-6)
+
+    def test_fuse_equals_eval(self):
+        net = _small(in_channels=3).train()
+        fused = net.fuse()
+        assert net.training and not fused.training
+        assert not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in fused.modules())
+        assert not any(p.requires_grad for p in fused.parameters())
+        x = torch.randn(2, 3, 32, 48)
+        with torch.no_grad():
+            expected = net.eval()(x)
+            for got, e in zip(fused(x), expected, strict=True):
+                torch.testing.assert_close(got, e, rtol=1e-4, atol=1e-5)
+            scripted = torch.jit.script(fused)
+            for got, e in zip(scripted(x), expected, strict=True):
+                torch.testing.assert_close(got, e, rtol=1e-4, atol=1e-5)
+
+    def test_monai_convert_to_torchscript(self):
+        from monai.networks.utils import convert_to_torchscript
+
+        net = _small()
+        x = torch.randn(1, 1, 32, 32)
+        for use_trace in (False, True):
+            convert_to_torchscript(net, verify=True, inputs=[x], use_trace=use_trace, device="cpu", atol=1e-6)
+
+
+ILLEGAL_ARGUMENTS = [
+    ({"spatial_dims": 3}, "spatial_dims"),
+    ({"in_channels": 0}, "in_channels"),
+    ({"out_channels": -2}, "out_channels"),
+    ({"channels": (8, 16, 24)}, "4 values"),
+    ({"channels": (8, 16, 0, 32)}, "channels"),
+    ({"channels": (12, 16, 24, 32)}, "multiple of its attention reduction"),
+    ({"attention_reductions": (8, 4, 2)}, "attention_reductions"),
+    ({"ffn_ratios": (8, 8, 4, 0)}, "ffn_ratios"),
+    ({"neck_channels": 0}, "neck_channels"),
+    ({"heads": ()}, "heads"),
+    ({"heads": (8,)}, "heads"),
+    ({"heads": (4, 4)}, "heads"),
+    ({"drop_path_rate": -0.1}, "drop_path_rate"),
+    ({"width_multiplier": 0}, "width_multiplier"),
+    ({"width_multiplier": float("inf")}, "width_multiplier"),
+    ({"layout": "NHWC"}, "layout"),
+]
+
+
+@pytest.mark.parametrize("kwargs, match", ILLEGAL_ARGUMENTS)
+def test_illegal_arguments(kwargs, match):
+    args = {"spatial_dims": 2, "in_channels": 1, "out_channels": 5, **SMALL, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        HTC(**args)
+
+
+@pytest.mark.parametrize(
+    "x, match",
+    [
+        (torch.zeros(1, 1, 40, 32), "multiples of 16"),
+        (torch.zeros(1, 1, 32, 8), "multiples of 16"),
+        (torch.zeros(1, 3, 32, 32), "input channels"),
+        (torch.zeros(1, 32, 32), "dimensions"),
+    ],
+)
+def test_illegal_inputs(x, match):
+    with pytest.raises(ValueError, match=match):
+        _small()(x)
