@@ -11,6 +11,7 @@ Exit codes: 0 success, 1 bad input or a failed run (the message names the file a
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -79,6 +80,20 @@ def _image_files(paths: Sequence[str]) -> list[str]:
     return files
 
 
+def _settings(pairs: Sequence[str]) -> dict:
+    """``KEY=VALUE`` config overrides; values are read as JSON where they parse, else kept as text."""
+    settings = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"--set {pair!r}: expected KEY=VALUE, for example --set width_multiplier=0.25.")
+        try:
+            settings[key] = json.loads(value)
+        except json.JSONDecodeError:
+            settings[key] = value
+    return settings
+
+
 def _predict(args: argparse.Namespace) -> int:
     from ignite.handlers import ProgressBar
     from monai.bundle import ConfigWorkflow
@@ -100,6 +115,7 @@ def _predict(args: argparse.Namespace) -> int:
         overrides["pixel_spacing_mm"] = args.spacing
     if args.device:
         overrides["device"] = f"$torch.device('{args.device}')"
+    overrides.update(_settings(args.set))
     workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
     workflow.initialize()
     evaluator = workflow.parser.get_parsed_content("evaluator")
@@ -151,6 +167,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
     p.add_argument("--spacing", type=float, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_predict)
     return parser

@@ -21,6 +21,7 @@ import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import min_version, optional_import
 
+from monai_landmarks.utils.dist import is_main_process
 from monai_landmarks.utils.io import atomic_torch_save
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
@@ -124,7 +125,7 @@ class SaveBestModel:
         self.best = value
         self.best_epoch = int(engine.state.epoch)  # MONAI evaluators run with the trainer's epoch
         network = getattr(self.network, "module", self.network)
-        if _is_main_process():
+        if is_main_process():
             atomic_torch_save(network.state_dict(), self.path)
 
     def state_dict(self) -> dict:
@@ -133,9 +134,3 @@ class SaveBestModel:
     def load_state_dict(self, state: dict) -> None:
         self.best = float(state["best"])
         self.best_epoch = int(state["best_epoch"])
-
-
-def _is_main_process() -> bool:
-    return not (torch.distributed.is_available() and torch.distributed.is_initialized()) or (
-        torch.distributed.get_rank() == 0
-    )

@@ -20,6 +20,7 @@ from monai.utils import min_version, optional_import
 
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.metrics import DEFAULT_RADII, RadialErrorMetric, landmark_error_report
+from monai_landmarks.utils.dist import gather_lists, is_main_process
 from monai_landmarks.utils.io import atomic_write_json, atomic_write_text
 from monai_landmarks.utils.keys import Keys
 
@@ -111,12 +112,15 @@ class LandmarkReportWriter:
             )
 
     def write(self, engine=None) -> dict:
-        """Write the report files and return the report dict."""
+        """Write the report files (rank 0 of a distributed run, with every rank's rows) and return the report."""
+        self.rows = gather_lists(self.rows)
         if not self.rows:
             raise RuntimeError("LandmarkReportWriter: the evaluation produced no samples to report.")
         errors = torch.as_tensor(np.stack([r["errors"] for r in self.rows]))
         report = landmark_error_report(errors, radii=self.radii, strict=self.strict)
         self.report = self._summary(report)
+        if not is_main_process():
+            return self.report
         self.output_dir.mkdir(parents=True, exist_ok=True)
         atomic_write_json(self.output_dir / "metrics.json", self.report)
         atomic_write_text(self.output_dir / "per_landmark.csv", self._per_landmark_csv(report))

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from monai.utils import min_version, optional_import
 
+from monai_landmarks.utils.dist import is_main_process
 from monai_landmarks.utils.io import atomic_write_text
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
@@ -43,6 +44,8 @@ class MetricsHistory:
             return [r for r in csv.DictReader(f) if int(r["epoch"]) < epoch]
 
     def __call__(self, engine) -> None:
+        if not is_main_process():
+            return
         epoch = int(engine.state.epoch)
         row = {"epoch": epoch, **{k: f"{float(v):.6g}" for k, v in engine.state.metrics.items() if _scalar(v)}}
         rows = self._rows(epoch) + [row]

@@ -1,0 +1,25 @@
+"""What a handler needs to know under ``torch.distributed``: which process writes files, and all rows."""
+
+from __future__ import annotations
+
+import torch.distributed as dist
+
+__all__ = ["gather_lists", "is_main_process"]
+
+
+def _active() -> bool:
+    return dist.is_available() and dist.is_initialized() and dist.get_world_size() > 1
+
+
+def is_main_process() -> bool:
+    """True outside distributed runs and on rank 0: the one process that writes shared files."""
+    return not _active() or dist.get_rank() == 0
+
+
+def gather_lists(items: list) -> list:
+    """Concatenate every rank's list (picklable items), in rank order; the list itself when not distributed."""
+    if not _active():
+        return items
+    parts: list = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, items)
+    return [item for part in parts for item in part]

@@ -1,0 +1,112 @@
+"""Model-zoo style smoke tests of every bundle on tiny synthetic phantoms in a temporary folder (CPU)."""
+
+import csv
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import torch
+from monai.bundle import ckpt_export, verify_metadata, verify_net_in_out
+from monai.bundle.scripts import run
+
+from monai_landmarks.data import generate_phantom_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
+SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
+# bundle -> (phantom kind, landmarks, unit of its errors)
+BUNDLES = {"htc_ceph": ("head", 19, "mm"), "gu2net_ceph": ("head", 19, "mm"), "htc_hand": ("hand", 37, "wrist")}
+# Small and quick: tiny images, one epoch; HTC at a quarter of its width (the synthetic default).
+SMALL = {"image_size_synthetic": [64, 80], "num_workers": 0}
+NET = {"htc_ceph": {"width_multiplier": 0.25}, "gu2net_ceph": {}, "htc_hand": {"width_multiplier": 0.25}}
+REQUIRED = ["LICENSE", "configs/metadata.json", "configs/train.json", "configs/evaluate.json",
+            "configs/inference.json", "configs/logging.conf", "docs/README.md", "docs/data_license.txt"]  # fmt: skip
+
+
+def _configs(name, *files):
+    paths = [str(ROOT / "bundles" / name / "configs" / f) for f in files]
+    return paths[0] if len(paths) == 1 else paths
+
+
+@pytest.fixture(scope="module")
+def phantom_sets(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("data")
+    return {kind: generate_phantom_dataset(folder / kind, kind, 4, 2, 2, size=(96, 120)) for kind in ("head", "hand")}
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_bundle_files_and_metadata(name, tmp_path):
+    for f in REQUIRED:
+        assert (ROOT / "bundles" / name / f).is_file(), f
+    if not SCHEMA.is_file():
+        pytest.skip(f"no offline copy of the metadata schema at {SCHEMA}")
+    schema = tmp_path / SCHEMA.name
+    shutil.copy(SCHEMA, schema)
+    verify_metadata(meta_file=_configs(name, "metadata.json"), filepath=str(schema))
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_network_matches_metadata(name):
+    net_id = "network_single_output" if name.startswith("htc") else "network_def"
+    verify_net_in_out(
+        net_id=net_id, meta_file=_configs(name, "metadata.json"), config_file=_configs(name, "inference.json"),
+        device="cpu", n=4, **{f"network_def#{k}": v for k, v in NET[name].items()},
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
+    kind, num_landmarks, unit = BUNDLES[name]
+    phantoms = phantom_sets[kind]
+    root = tmp_path / "run"
+    common = {"bundle_root": str(root), "data_root": str(phantoms), **SMALL}
+    common.update({f"network_def#{k}": v for k, v in NET[name].items()})
+    run("training", config_file=_configs(name, "train.json"), epochs_synthetic=1, **common)
+    assert (root / "models" / "checkpoint_epoch=1.pt").is_file() and (root / "models" / "model.pt").is_file()
+    report = json.loads((root / "eval" / "validation" / "metrics.json").read_text())
+    assert report["num_images"] == 2 and report["protocol"]["unit"] == unit
+    assert list((root / "eval" / "validation" / "overlays").glob("*.png"))
+
+    # a restart with more epochs continues from the checkpoint instead of starting over
+    run("training", config_file=_configs(name, "train.json"), epochs_synthetic=2, **common)
+    with open(root / "eval" / "validation_metrics.csv") as f:
+        assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
+    assert [p.name for p in (root / "models").glob("checkpoint_*.pt")] == ["checkpoint_epoch=2.pt"]
+
+    run("evaluating", config_file=_configs(name, "train.json", "evaluate.json"), **common)
+    test_report = json.loads((root / "eval" / "test" / "metrics.json").read_text())
+    assert test_report["num_images"] == 2 and len(test_report["per_landmark"]) == num_landmarks
+
+    images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
+    infer = {"bundle_root": str(root), "input_files": images, "output_dir": str(root / "pred"), "image_size": [64, 80]}
+    if name.startswith("htc"):
+        infer["width_multiplier"] = 0.25
+    run("run", config_file=_configs(name, "inference.json"), **infer)
+    record = json.loads((root / "pred" / f"{Path(images[0]).stem}.json").read_text())
+    assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
+    assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
+
+    ts = root / "models" / "model.ts"
+    net_overrides = {k: v for k, v in infer.items() if k in ("width_multiplier",)}
+    # GU2Net's universal forward picks its domain at run time, so it is traced (its default domain 0); HTC scripts
+    trace = {"use_trace": True, "input_shape": [1, 1, 64, 80]} if name.startswith("gu2net") else {}
+    ckpt_export(
+        net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
+        meta_file=_configs(name, "metadata.json"), config_file=_configs(name, "inference.json"),
+        **net_overrides, **trace,
+    )  # fmt: skip
+    exported = torch.jit.load(str(ts)).eval()
+    from monai.bundle import ConfigParser
+
+    parser = ConfigParser()
+    parser.read_config(_configs(name, "inference.json"))
+    for k, v in net_overrides.items():
+        parser[k] = v
+    eager = parser.get_parsed_content("network_def")
+    eager.load_state_dict(torch.load(root / "models" / "model.pt"))
+    eager.eval()
+    x = torch.rand(1, 1, 64, 80)
+    with torch.no_grad():
+        a, b = exported(x), eager(x)
+    for p, q in zip(a if isinstance(a, tuple) else (a,), b if isinstance(b, tuple) else (b,), strict=True):
+        assert torch.allclose(p, q, atol=1e-5)
