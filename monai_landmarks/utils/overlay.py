@@ -1,79 +1,139 @@
-"""Pictures of landmarks on images: ground truth in green, predictions in red with a line to their truth.
+"""Pictures of landmarks on images: ground truth as green crosses, predictions as red dots joined to their truth.
 
-Images come in the package layout ``(W, H)`` (or ``(1, W, H)``); the picture is a row-major ``(H, W, 3)``
-RGB array, ready to save.
+Images come in the package layout ``(W, H)`` (or ``(1, W, H)``, numpy or torch); the picture is a row-major
+``(H, W, 3)`` uint8 RGB array, ready to save, so a landmark ``(x, y)`` lands on row ``y``, column ``x``.
+Intensities are windowed by a 1-99 percentile stretch, which keeps a few very bright or dark pixels (markers,
+burnt-in text, padding) from flattening the anatomy.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
+from monai_landmarks.utils.coords import as_landmarks, rescale
 from monai_landmarks.utils.io import atomic_path
 
-__all__ = ["draw_landmarks", "save_overlay"]
+__all__ = ["PREDICTION", "TRUTH", "draw_landmarks", "save_overlay"]
 
 TRUTH = (60, 220, 60)
 PREDICTION = (235, 50, 50)
+_LABEL = (255, 230, 80)
 
 
 def _gray_picture(image) -> np.ndarray:
-    """``(W, H)`` intensities -> ``(H, W)`` uint8 with a 1-99 percentile stretch (robust to bright markers)."""
-    array = torch.as_tensor(image).detach().cpu().numpy() if torch.is_tensor(image) else np.asarray(image)
-    array = np.squeeze(array.astype(np.float64))
+    """``(W, H)`` or ``(1, W, H)`` intensities -> ``(H, W)`` uint8 after a 1-99 percentile stretch."""
+    array = image.detach().cpu().numpy() if torch.is_tensor(image) else np.asarray(image)
+    if array.ndim == 3 and array.shape[0] == 1:
+        array = array[0]
     if array.ndim != 2:
-        raise ValueError(f"expected a 2D image (W, H) or (1, W, H), got shape {np.shape(image)}.")
-    lo, hi = np.percentile(array, (1, 99))
-    scaled = np.clip((array - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
-    return (scaled.T * 255).round().astype(np.uint8)
+        raise ValueError(f"expected a 2D image of shape (W, H) or (1, W, H), got shape {tuple(array.shape)}.")
+    array = array.astype(np.float64)
+    finite = np.isfinite(array)
+    if not finite.any():
+        return np.zeros(array.shape[::-1], dtype=np.uint8)
+    lo, hi = np.percentile(array[finite], (1, 99))
+    if hi <= lo:  # a flat image: show it mid-gray rather than dividing by zero
+        lo, hi = lo - 1.0, lo + 1.0
+    scaled = np.clip((np.where(finite, array, lo) - lo) / (hi - lo), 0, 1)
+    return np.ascontiguousarray((scaled.T * 255).round().astype(np.uint8))
 
 
-def _points(landmarks) -> np.ndarray:
-    if landmarks is None:
-        return np.zeros((0, 2))
-    p = torch.as_tensor(landmarks).detach().cpu().numpy() if torch.is_tensor(landmarks) else np.asarray(landmarks)
-    return p.astype(np.float64).reshape(-1, 2)
+def _points(points, name: str, num: int | None = None) -> np.ndarray | None:
+    if points is None:
+        return None
+    return as_landmarks(points, num, name=name)[0].numpy().astype(np.float64)
 
 
-def _cross(draw: ImageDraw.ImageDraw, x: float, y: float, r: int, colour) -> None:
-    draw.line([(x - r, y), (x + r, y)], fill=colour, width=1)
-    draw.line([(x, y - r), (x, y + r)], fill=colour, width=1)
+def _pixel(x: float, y: float) -> tuple[int, int]:
+    # pixel i covers [i - 0.5, i + 0.5): round half up, not to even
+    return math.floor(x + 0.5), math.floor(y + 0.5)
 
 
-def draw_landmarks(image, landmarks=None, predicted=None, radius: int | None = None) -> np.ndarray:
+def draw_landmarks(
+    image,
+    landmarks=None,
+    predicted=None,
+    names: Sequence[str] | None = None,
+    radius: int | None = None,
+    scale: int = 1,
+) -> np.ndarray:
     """Draw landmarks on an image and return the ``(H, W, 3)`` uint8 picture.
 
     Args:
-        image: ``(W, H)`` or ``(1, W, H)`` intensities in any range.
-        landmarks: ground truth ``(K, 2)`` or ``(1, K, 2)`` (x, y) pixel-centre coordinates, drawn as green
-            crosses; NaN landmarks are skipped.
-        predicted: predictions of the same layout, drawn as red dots joined to their ground truth.
-        radius: marker size in pixels; default about 1% of the image size (at least 2).
+        image: ``(W, H)`` or ``(1, W, H)`` intensities in any range (numpy or torch).
+        landmarks: ground truth ``(K, 2)`` or ``(1, K, 2)`` (x, y) pixel-centre coordinates of ``image``,
+            drawn as green crosses. NaN (missing) landmarks are skipped.
+        predicted: predictions in the same layout, drawn as red dots with a red line from their ground truth.
+        names: one label per landmark, written beside it (for indices: ``[str(k) for k in range(K)]``).
+        radius: half-size of the ground-truth crosses in output pixels (prediction dots are about 0.6 of it);
+            default about 0.6% of the picture, at least 2.
+        scale: integer upsampling of the picture (nearest neighbour), so small images stay readable.
+
+    Returns:
+        The picture, ``(H * scale, W * scale, 3)`` uint8.
+
+    Raises:
+        ValueError: a bad image or landmark shape, ``predicted`` with a different landmark count than
+            ``landmarks``, a wrong number of ``names``, or ``scale`` < 1.
     """
+    if not isinstance(scale, int) or scale < 1:
+        raise ValueError(f"scale must be a positive integer, got {scale!r}.")
     gray = _gray_picture(image)
-    picture = Image.fromarray(np.stack([gray] * 3, axis=-1))
+    truth = _points(landmarks, "landmarks")
+    pred = _points(predicted, "predicted", None if truth is None else len(truth))
+    count = len(truth) if truth is not None else len(pred) if pred is not None else 0
+    if names is not None and (isinstance(names, str) or len(names) != count):
+        raise ValueError(f"names must be a sequence of {count} labels (one per landmark), got {names!r}.")
+    picture = Image.fromarray(np.repeat(gray[..., None], 3, axis=-1))
+    if scale > 1:
+        picture = picture.resize((picture.width * scale, picture.height * scale), Image.NEAREST)
+        truth = None if truth is None else rescale(torch.as_tensor(truth), scale).numpy()
+        pred = None if pred is None else rescale(torch.as_tensor(pred), scale).numpy()
+    r = radius if radius is not None else max(2, round(min(picture.size) / 160))
+    dot = max(1, round(0.6 * r))
     draw = ImageDraw.Draw(picture)
-    r = radius if radius is not None else max(2, round(min(gray.shape) / 100))
-    truth, pred = _points(landmarks), _points(predicted)
-    for k, (x, y) in enumerate(pred):
-        if np.isnan([x, y]).any():
-            continue
-        if k < len(truth) and not np.isnan(truth[k]).any():
-            draw.line([(x, y), tuple(truth[k])], fill=PREDICTION, width=1)
-        draw.ellipse([(x - r, y - r), (x + r, y + r)], outline=PREDICTION, fill=PREDICTION)
-    for x, y in truth:
-        if not np.isnan([x, y]).any():
-            _cross(draw, x, y, r + 1, TRUTH)
+    present_truth = np.zeros(count, bool) if truth is None else ~np.isnan(truth).any(axis=1)
+    present_pred = np.zeros(count, bool) if pred is None else ~np.isnan(pred).any(axis=1)
+    for k in np.flatnonzero(present_pred):
+        x, y = _pixel(*pred[k])
+        if present_truth[k]:
+            draw.line([_pixel(*truth[k]), (x, y)], fill=PREDICTION, width=1)
+        draw.ellipse([(x - dot, y - dot), (x + dot, y + dot)], fill=PREDICTION)
+    for k in np.flatnonzero(present_truth):
+        x, y = _pixel(*truth[k])
+        draw.line([(x - r - 1, y), (x + r + 1, y)], fill=TRUTH, width=1)
+        draw.line([(x, y - r - 1), (x, y + r + 1)], fill=TRUTH, width=1)
+    if names is not None:
+        for k in range(count):
+            at = truth[k] if present_truth[k] else pred[k] if present_pred[k] else None
+            if at is not None:
+                x, y = _pixel(*at)
+                draw.text((x + r + 2, y - r - 8), str(names[k]), fill=_LABEL)
     return np.asarray(picture)
 
 
-def save_overlay(path, image, landmarks=None, predicted=None, radius: int | None = None) -> Path:
-    """Draw with :func:`draw_landmarks` and write a PNG atomically; returns the path."""
+def save_overlay(
+    path,
+    image,
+    landmarks=None,
+    predicted=None,
+    names: Sequence[str] | None = None,
+    radius: int | None = None,
+    scale: int = 1,
+) -> Path:
+    """Draw with :func:`draw_landmarks` and write the picture as a PNG, atomically; returns the path.
+
+    The PNG is written to a temporary file beside ``path`` and renamed over it, so a crash never leaves a
+    half-written picture; on any error nothing is left behind.
+    """
     path = Path(path)
-    picture = draw_landmarks(image, landmarks, predicted, radius)
+    picture = draw_landmarks(image, landmarks, predicted, names=names, radius=radius, scale=scale)
     with atomic_path(path) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
     return path

@@ -36,9 +36,18 @@ class _Attn(nn.Module):
         return self.reconv(out.view(b, self.m, h, w))
 
 
+def _drop_path(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Stochastic depth as mmcv's DropPath: zero whole samples with probability p, scale the rest by 1/(1-p)."""
+    if p == 0.0 or not training:
+        return x
+    keep = x.new_empty((x.shape[0], 1, 1, 1)).bernoulli_(1 - p)
+    return x * keep / (1 - p)
+
+
 class _Stage(nn.Module):
-    def __init__(self, cin: int, c: int, r: int, ratio: int) -> None:
+    def __init__(self, cin: int, c: int, r: int, ratio: int, drop_path: float) -> None:
         super().__init__()
+        self.drop_path = drop_path
         self.embed = nn.Conv2d(cin, c, 3, stride=2, padding=1)
         self.norm1 = nn.BatchNorm2d(c)
         self.attn = _Attn(c, r)
@@ -51,10 +60,10 @@ class _Stage(nn.Module):
         self.bn2 = nn.BatchNorm2d(c)
         self.conv4 = nn.Conv2d(c, c, 3, padding=1, bias=False)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # drop path off (eval or rate 0)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = self.embed(x)
-        x = x + self.attn(self.norm1(x))
-        x = x + self.fc2(F.gelu(self.fc1(self.norm2(x))))
+        x = x + _drop_path(self.attn(self.norm1(x)), self.drop_path, self.training)
+        x = x + _drop_path(self.fc2(F.gelu(self.fc1(self.norm2(x)))), self.drop_path, self.training)
         identity = self.conv4(x)
         out = F.relu(self.bn1(self.conv1(x)))
         out = self.bn2(self.conv2(out))
@@ -74,10 +83,12 @@ class ReferenceHTC(nn.Module):
         ratios: Sequence[int] = (8, 8, 4, 4),
         neck: int = 256,
         head: int = 256,
+        drop_path_rate: float = 0.1,
     ) -> None:
         super().__init__()
         cins = (in_channels,) + tuple(channels[:-1])
-        self.stages = nn.ModuleList([_Stage(*a) for a in zip(cins, channels, reductions, ratios, strict=True)])
+        rates = [drop_path_rate * i / 3 for i in range(4)]  # linear over the stages, as the original
+        self.stages = nn.ModuleList([_Stage(*a) for a in zip(cins, channels, reductions, ratios, rates, strict=True)])
         self.laterals = nn.ModuleList([nn.Conv2d(c, neck, 3, padding=1) for c in channels[1:]])
         self.c_convs = nn.ModuleList([nn.Conv2d(neck, neck, 3, padding=1) for _ in channels[1:]])
         self.q1 = nn.Conv2d(neck, head, 3, padding=1)

@@ -63,6 +63,17 @@ class TestSameFunctionAsOriginal:
             net.train(), ref.train()  # batch statistics of tiny maps amplify float reordering a little
             torch.testing.assert_close(net(x, domain), ref(x, domain), rtol=0, atol=2e-4)
 
+    @pytest.mark.parametrize("size", [(64, 48), (50, 37)])
+    def test_equal_in_float64(self, size):
+        """In double precision the two agree to rounding (1e-12): the same function, not merely a close one."""
+        net = _small(in_channels=(1, 3)).double()
+        ref = load_from(ReferenceGU2Net((1, 3), (5, 3), channels=SMALL["channels"], global_channels=8).double(), net)
+        for domain, cin in ((0, 1), (1, 3)):
+            x = torch.randn(2, cin, *size, dtype=torch.float64)
+            for train in (False, True):
+                net.train(train), ref.train(train)
+                torch.testing.assert_close(net(x, domain), ref(x, domain), rtol=0, atol=1e-12)
+
 
 class TestShapes:
     @pytest.mark.parametrize("size", SIZES)
@@ -256,3 +267,13 @@ def test_illegal_inputs(x, domain, match):
     net = _small()
     with pytest.raises(ValueError, match=match):
         net(x, domain)
+
+
+@pytest.mark.slow
+def test_published_configuration_forward():
+    """The published model at the published head size (W, H) = (416, 512), both spatial orders."""
+    net = GU2Net(2, 1, (19, 37, 6)).eval()
+    with torch.no_grad():
+        for size, domain, k in (((416, 512), 0, 19), ((512, 416), 1, 37), ((368, 512), 1, 37)):
+            y = net(torch.randn(1, 1, *size), domain)
+            assert y.shape == (1, k, *size) and torch.isfinite(y).all()

@@ -119,7 +119,7 @@ class TestFolding:
             if transposed
             else nn.Conv2d(3, 5, 3, padding=2, dilation=2, bias=bias)
         )
-        norm = nn.BatchNorm2d(5)
+        norm = nn.BatchNorm2d(5, eps=0.1)  # a large eps, so that forgetting it would show
         _randomise_norms(norm)
         conv.train()
         norm.train()
@@ -137,7 +137,7 @@ class TestFolding:
 
     def test_fold_preceding_batch_norm(self):
         torch.manual_seed(4)
-        norm = nn.BatchNorm2d(6)
+        norm = nn.BatchNorm2d(6, eps=0.1)
         _randomise_norms(norm)
         conv = nn.Conv2d(6, 4, 1)
         fused = fold_preceding_batch_norm(norm, conv)

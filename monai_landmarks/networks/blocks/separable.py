@@ -98,7 +98,7 @@ class DomainSeparableConv(nn.Module):
 
 
 class ConcatSeparableConv(nn.Module):
-    """``separable(torch.cat([a, b], dim=1))`` computed without building the concatenation.
+    """``separable(torch.cat([a, b], dim=1))`` computed without building the concatenation (2D).
 
     A depthwise conv acts on each channel alone and a pointwise conv is a sum over input channels, so for
     ``x = cat([a, b])``: ``pw(dw(x)) = pw_a(dw_a(a)) + pw_b(dw_b(b))`` with the kernels split at ``a``'s channel

@@ -95,10 +95,11 @@ class HTC(nn.Module):
     first: ``(quarter, half)`` with shapes ``(B, K, W/4, H/4)`` and ``(B, K, W/2, H/2)``, in training and in eval
     alike; with ``heads=(4,)`` or ``heads=(2,)`` a 1-tuple.
 
-    Input: MONAI channel-first ``(B, C, W, H)`` (spatial axis 0 is x); both spatial sizes must be multiples of 16
-    (four stride-2 stages; other sizes are rejected: the original would produce misaligned pyramid levels there).
-    The published sizes are (608, 480) for the XCAT head data (``image_size=[608, 480]`` in the original configs,
-    which MMPose reads as width x height, so ``(W, H) = (608, 480)``) and (1024, 1216) for ISBI 2023 / hand.
+    Input: MONAI channel-first ``(B, C, W, H)`` (spatial axis 0 is x); both spatial sizes must be multiples of 16,
+    other sizes are rejected (the original accepts them, but its stride-2 convs round up, so its heatmaps are then no
+    longer exactly 1/4 and 1/2 of the input and its pyramid levels not exact 2x steps). The published sizes are
+    (608, 480) for the XCAT head data (``image_size=[608, 480]`` in the original configs, which MMPose reads as
+    width x height, so ``(W, H) = (608, 480)``) and (1024, 1216) for ISBI 2023 (``image_size=[1024, 1216]``).
 
     Parameters: 21,887,026 with ``in_channels=3, out_channels=13`` (the XCAT head configuration); 21,890,110 for 19
     landmarks. The paper's table reports "16.2M", which the released code does not reproduce: its modules register
