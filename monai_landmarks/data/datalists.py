@@ -29,7 +29,7 @@ def resolve_dataset(
             None / ``""`` to use synthetic phantom data.
         kind: phantom kind when generating (``"head"``: 19 landmarks, ``"hand"``: 37).
         cache_dir: where generated phantoms are kept (``<cache_dir>/synthetic_<kind>_seed<seed>``); an
-            existing complete copy is reused.
+            existing copy is reused when the generator version matches, and redrawn otherwise.
         num_train, num_val, num_test, size, seed: phantom dataset settings.
 
     Raises:
@@ -43,14 +43,16 @@ def resolve_dataset(
                 "`monai-landmarks convert`, or leave dataset_dir empty to train on synthetic phantoms."
             )
         return root
-    from monai_landmarks.data.synthetic import generate_phantom_dataset
+    from monai_landmarks.data.synthetic import GENERATOR_VERSION, generate_phantom_dataset
 
     root = Path(cache_dir).expanduser() / f"synthetic_{kind}_seed{seed}"
-    if (root / "dataset.json").is_file():
+    cached = (root / "dataset.json").is_file()
+    if cached and read_metadata(root).get("generator_version") == GENERATOR_VERSION:
         return root
     return generate_phantom_dataset(
-        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed
-    )
+        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed,
+        overwrite=cached,
+    )  # fmt: skip
 
 
 def training_datalists(

@@ -258,7 +258,7 @@ class _TinyUNet(torch.nn.Module):
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, steps", [("head", 400), ("hand", 300)])
 def test_phantoms_are_learnable(kind, steps):
-    """A tiny CNN trained for well under a minute on 64 phantoms beats the mean shape on 32 held-out ones."""
+    """A tiny CNN trained for about a minute (one CPU thread) on 64 phantoms beats the mean shape on 32 others."""
     torch.manual_seed(0)
     size = (64, 80)
 
@@ -268,6 +268,17 @@ def test_phantoms_are_learnable(kind, steps):
 
     x_train, y_train = data(range(64))
     x_test, y_test = data(range(1000, 1032))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # on a shared CPU, more threads than free cores is several times slower
+    try:
+        model, baseline, seconds = _train_and_evaluate(x_train, y_train, x_test, y_test, steps)
+    finally:
+        torch.set_num_threads(threads)
+    print(f"{kind}: model MRE {model:.2f} px, mean shape {baseline:.2f} px, {seconds:.0f} s")
+    assert model < 0.6 * baseline, (model, baseline)
+
+
+def _train_and_evaluate(x_train, y_train, x_test, y_test, steps: int) -> tuple[float, float, float]:
     net = _TinyUNet(y_train.shape[1])
     optimiser = torch.optim.Adam(net.parameters(), 3e-3)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, 3e-3, total_steps=steps)
@@ -284,5 +295,4 @@ def test_phantoms_are_learnable(kind, steps):
     with torch.no_grad():
         model = (net(x_test) - y_test).norm(dim=-1).mean().item()
     baseline = (y_train.mean(0) - y_test).norm(dim=-1).mean().item()
-    print(f"{kind}: model MRE {model:.2f} px, mean shape {baseline:.2f} px, {time.perf_counter() - start:.0f} s")
-    assert model < 0.6 * baseline, (model, baseline)
+    return model, baseline, time.perf_counter() - start
