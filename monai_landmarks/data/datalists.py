@@ -62,17 +62,19 @@ def training_datalists(
     num_val: int = 20,
     ground_truth: str = "mean",
     domain: int = 0,
+    num_landmarks: int | None = None,
 ) -> tuple[list[dict], list[dict]]:
     """Training and validation datalists of a dataset folder.
 
     The dataset's ``val_split`` is used when it has one. Otherwise the last ``num_val`` images of
     ``train_split`` (in image-id order) are held out, as GU2Net holds out ISBI 2015 images 131-150: validation
-    never comes from a test split.
+    never comes from a test split. ``num_landmarks`` (the bundle's) is checked against the dataset's.
     """
     splits = read_metadata(root).get("splits") or {}
-    train = load_datalist(root, split=train_split, ground_truth=ground_truth, domain=domain)
+    options = {"ground_truth": ground_truth, "domain": domain, "num_landmarks": num_landmarks}
+    train = load_datalist(root, split=train_split, **options)
     if val_split in splits:
-        return train, load_datalist(root, split=val_split, ground_truth=ground_truth, domain=domain)
+        return train, load_datalist(root, split=val_split, **options)
     if not 0 < num_val < len(train):
         raise DatasetError(
             f"{root}: cannot hold out {num_val} of the {len(train)} {train_split!r} images for validation "

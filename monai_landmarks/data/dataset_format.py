@@ -294,6 +294,7 @@ def load_datalist(
     domain: int = 0,
     verify_images: bool = False,
     check_bounds: bool = True,
+    num_landmarks: int | None = None,
 ) -> list[dict]:
     """Validate a dataset folder and return a MONAI datalist, one dict per image sorted by image id.
 
@@ -307,6 +308,8 @@ def load_datalist(
         domain: integer domain index stored in every item (GU2Net's universal model).
         verify_images: also decode every selected image (slow) to catch truncated or corrupt files.
         check_bounds: check that every landmark lies inside its image (size from the image header).
+        num_landmarks: the ``K`` the caller's model predicts (a bundle's ``num_landmarks``); a dataset with
+            another count raises here instead of as a shape error deep inside the loss. None skips the check.
 
     Raises:
         DatasetError: any violation of the format (see the module docstring).
@@ -315,6 +318,11 @@ def load_datalist(
     if isinstance(domain, bool) or not isinstance(domain, (int, np.integer)) or domain < 0:
         raise DatasetError(f"domain must be a non-negative integer, got {domain!r}.")
     meta = read_metadata(root)
+    if num_landmarks is not None and meta["num_landmarks"] != num_landmarks:
+        raise DatasetError(
+            f"{root / METADATA_FILE}: the dataset has num_landmarks = {meta['num_landmarks']}, the model expects "
+            f"{num_landmarks}; use a dataset of the same landmarks or set the bundle's num_landmarks to match."
+        )
     path = root / LANDMARKS_FILE
     header, rows = _read_csv(path)
     columns = _coordinate_columns(header, ground_truth, path)
