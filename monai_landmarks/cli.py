@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -19,6 +20,9 @@ from pathlib import Path
 __all__ = ["main"]
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+# MONAI re-raises errors from transforms and config expressions inside RuntimeErrors that name neither the
+# file nor the problem; the message shown is the wrapped error's.
+_MONAI_WRAPPERS = ("applying transform", "Failed to evaluate ConfigExpression")
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -94,9 +98,22 @@ def _settings(pairs: Sequence[str]) -> dict:
     return settings
 
 
+def _positive_float(text: str) -> float:
+    """argparse type for a spacing: a positive, finite number of millimetres per pixel."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"spacing must be a positive number of mm per pixel, got {text}")
+    return value
+
+
 def _predict(args: argparse.Namespace) -> int:
     from ignite.handlers import ProgressBar
     from monai.bundle import ConfigWorkflow
+
+    from monai_landmarks.handlers.checkpoint import check_weights
 
     bundle = Path(args.bundle)
     config = bundle / "configs" / "inference.json"
@@ -118,10 +135,11 @@ def _predict(args: argparse.Namespace) -> int:
     overrides.update(_settings(args.set))
     workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
     workflow.initialize()
+    check_weights(weights, workflow.parser.get_parsed_content("network"))
     evaluator = workflow.parser.get_parsed_content("evaluator")
     if not args.quiet:
         ProgressBar(desc="predict").attach(evaluator)
-    workflow.run()
+    evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
     workflow.finalize()
     print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
     return EXIT_OK
@@ -155,7 +173,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", help="shenzhen: GU2Net's label folder")
     c.add_argument("--ground-truth", default="mean", choices=("mean", "senior", "junior"), help="isbi2015 only")
     c.add_argument("--downsample", type=int, default=1, help="integer box-mean downsampling factor")
-    c.add_argument("--spacing", type=float, help="labelme: mm per pixel, if known")
+    c.add_argument("--spacing", type=_positive_float, help="labelme: mm per pixel, if known")
     c.add_argument("--name", help="labelme: dataset name")
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(run=_convert)
@@ -165,7 +183,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
     p.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
-    p.add_argument("--spacing", type=float, help="mm per pixel of the images, for millimetre output")
+    p.add_argument("--spacing", type=_positive_float, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -195,13 +213,19 @@ def _predict_help() -> str:
     )
 
 
+def _unwrap(error: BaseException) -> BaseException:
+    while error.__cause__ is not None and str(error).lstrip().startswith(_MONAI_WRAPPERS):
+        error = error.__cause__
+    return error
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
     try:
         return args.run(args)
     except (OSError, ValueError, RuntimeError) as e:
-        print(f"monai-landmarks {args.command}: error: {e}", file=sys.stderr)
+        print(f"monai-landmarks {args.command}: error: {_unwrap(e)}", file=sys.stderr)
         return EXIT_FAILED
     except KeyboardInterrupt:
         return 130

@@ -8,15 +8,22 @@ continues where the last run stopped, losing at most the epoch in progress.
 :class:`SaveBestModel` keeps the network of the best validation score (lowest MRE by default) in
 ``model.pt``. Unlike a key-metric ``CheckpointSaver``, its best score is part of the training checkpoint, so a
 resumed run never overwrites a better model with a worse one.
+
+:class:`SeedEachEpoch` makes every epoch's randomness (data order, augmentation draws, dropout) a function of
+the seed and the epoch number alone, so a resumed run repeats exactly what an uninterrupted one would do.
+:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it.
 """
 
 from __future__ import annotations
 
 import logging
 import math
+import random
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import torch
 from monai.handlers import CheckpointLoader
 from monai.utils import min_version, optional_import
@@ -26,7 +33,7 @@ from monai_landmarks.utils.io import atomic_torch_save
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 
-__all__ = ["ResumeFromLatest", "SaveBestModel", "latest_checkpoint"]
+__all__ = ["ResumeFromLatest", "SaveBestModel", "SeedEachEpoch", "check_weights", "epoch_seed", "latest_checkpoint"]
 
 _EPOCH_FILE = re.compile(r"^(?P<prefix>.*)checkpoint_epoch=(?P<epoch>\d+)\.pt$")
 
@@ -134,3 +141,90 @@ class SaveBestModel:
     def load_state_dict(self, state: dict) -> None:
         self.best = float(state["best"])
         self.best_epoch = int(state["best_epoch"])
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 32-bit seed for ``epoch`` of a run seeded with ``seed``; different seeds or epochs give unrelated ones."""
+    return int(np.random.SeedSequence([int(seed), int(epoch)]).generate_state(1)[0])
+
+
+class SeedEachEpoch:
+    """Reseed Python, NumPy, torch and the training transforms at the start of every epoch.
+
+    Without it an epoch's data order and augmentations depend on every random draw since the run started, and
+    a run resumed from a checkpoint draws differently from one that never stopped. The DataLoader's shuffle
+    and the transforms draw lazily, on the epoch's first batch, so reseeding on ``EPOCH_STARTED`` fixes them.
+    Exact for ``num_workers=0``; worker processes are seeded from torch's generator when their iterator starts.
+
+    Args:
+        seed: the run's seed.
+        transform: the training transforms (a MONAI ``Compose`` or any ``Randomizable``), reseeded as well.
+    """
+
+    def __init__(self, seed: int, transform=None) -> None:
+        self.seed = int(seed)
+        self.transform = transform
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self)
+
+    def __call__(self, engine) -> None:
+        seed = epoch_seed(self.seed, engine.state.epoch)
+        random.seed(seed)
+        np.random.seed(seed)
+        torch.manual_seed(seed)
+        if self.transform is not None and hasattr(self.transform, "set_random_state"):
+            self.transform.set_random_state(seed=seed)
+
+
+def _state_dict_in(obj, path: Path) -> Mapping:
+    """The network weights in a loaded file: a plain ``state_dict`` or one stored under ``"model"``."""
+    if isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping):
+        obj = obj["model"]
+    if not isinstance(obj, Mapping) or not all(torch.is_tensor(v) for v in obj.values()):
+        keys = sorted(map(str, obj))[:6] if isinstance(obj, Mapping) else type(obj).__name__
+        raise ValueError(
+            f"{path}: not a network state_dict (found {keys}); pass the weights file, e.g. models/model.pt."
+        )
+    return obj
+
+
+def check_weights(path, network: torch.nn.Module) -> None:
+    """Check that the weights file ``path`` loads into ``network`` (same parameter names and shapes).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: not a PyTorch weights file, or weights of another network or of other settings; the
+            message names the file and the first differences.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path}: weights file not found.")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and torch errors alike: the file is not usable weights
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise ValueError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}: {first}).") from e
+    state = _state_dict_in(obj, path)
+    expected = getattr(network, "module", network).state_dict()
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    reshaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
+    if not (missing or unexpected or reshaped):
+        return
+    details = []
+    if missing:
+        details.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
+    if unexpected:
+        details.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]!r})")
+    if reshaped:
+        k = reshaped[0]
+        details.append(
+            f"{len(reshaped)} of another shape (e.g. {k!r}: {tuple(state[k].shape)} in the file, "
+            f"{tuple(expected[k].shape)} in the network)"
+        )
+    raise ValueError(
+        f"{path}: weights do not fit the network {type(getattr(network, 'module', network)).__name__}: "
+        f"{'; '.join(details)} parameters. Is it a checkpoint of another network, or trained with other "
+        "settings (num_landmarks, width_multiplier)?"
+    )

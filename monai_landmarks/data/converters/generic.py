@@ -222,11 +222,17 @@ def _wide_count(header: Sequence[str], cols: dict, num_landmarks: int | None, pa
     k = 0
     while cols["x"].format(k) in header and cols["y"].format(k) in header:
         k += 1
+    lone = [c for c in (cols["x"].format(k), cols["y"].format(k)) if c in header]
+    if lone:
+        raise DatasetError(f"{path}: column {lone[0]!r} has no partner; landmark {k} needs both x and y columns.")
     if num_landmarks is not None and num_landmarks > k:
         raise DatasetError(
             f"{path}: missing columns {cols['x'].format(k)!r}/{cols['y'].format(k)!r} for "
             f"num_landmarks={num_landmarks}; found {k} x/y column pairs."
         )
+    if num_landmarks is not None and k > num_landmarks:  # silently dropping them would lose annotations
+        extra = [cols[c].format(i) for i in range(num_landmarks, k) for c in "xy"]
+        raise DatasetError(f"{path}: extra landmark column(s) {extra} beyond num_landmarks={num_landmarks}.")
     if k == 0:
         raise DatasetError(f"{path}: no {cols['x'].format(0)!r}, {cols['y'].format(0)!r} columns; found {header}.")
     return num_landmarks or k
