@@ -20,7 +20,9 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import statistics
 import subprocess
+import time
 from pathlib import Path
 
 import monai
@@ -151,6 +153,59 @@ def test_monai_generate(benchmark, case):
     out = benchmark.pedantic(transform, args=(data,), rounds=rounds, warmup_rounds=1)
     assert out["landmarks_heatmap"].shape == (k, *size)
     _record(benchmark, case, "monai", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE)
+
+
+INNER = 5  # calls of the fast operations per round, averaged (a single millisecond call is at the scheduler's mercy)
+
+
+def _mean_call_seconds(fn, data, calls: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(calls):
+        fn(data)
+    return (time.perf_counter() - t0) / calls
+
+
+@pytest.mark.parametrize("case", list(SIZES))
+def test_interleaved_ratios(benchmark, case):
+    """Zeros, ours and MONAI's alternate round by round, so each ratio is taken under the same machine load."""
+    k, size = SIZES[case]
+    points = _points(k, size)
+    ops = {
+        "zeros": (lambda _: torch.zeros(k, *size), None, INNER),
+        "ours": (_ours(size), {"landmarks": points}, INNER),
+        "monai": (_monai(size), {"landmarks": points[0]}, 1),
+    }
+    times: dict[str, list[float]] = {name: [] for name in ops}
+    load_start = _load()
+
+    def one_round():
+        for name, (fn, data, calls) in ops.items():
+            times[name].append(_mean_call_seconds(fn, data, calls))
+
+    benchmark.pedantic(one_round, rounds=3 if size[0] > 1000 else 9, iterations=1, warmup_rounds=1)
+    med = {n: statistics.median(t[1:] or t) for n, t in times.items()}
+    low = {n: min(t[1:] or t) for n, t in times.items()}
+    _record(benchmark, f"{case} interleaved", "ratios", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE, batch_size=1)
+    benchmark.extra_info.update(
+        {
+            "case": case,
+            "seconds_median": med,
+            "seconds_min": low,
+            "monai_over_ours_median": med["monai"] / med["ours"],
+            "monai_over_ours_min": low["monai"] / low["ours"],
+            "ours_over_zeros_median": med["ours"] / med["zeros"],
+            "ours_over_zeros_min": low["ours"] / low["zeros"],
+            "monai_over_ours_per_round": [round(m / o, 1) for m, o in zip(times["monai"], times["ours"], strict=True)],
+            "load_average_1min_at_start": load_start,
+            "load_average_1min_at_end": _load(),
+        }
+    )
+    info = benchmark.extra_info
+    print(
+        f"\n[bench] {case} interleaved: MONAI/ours {info['monai_over_ours_median']:.0f}x median "
+        f"({info['monai_over_ours_min']:.0f}x min), ours/zeros {info['ours_over_zeros_median']:.2f} median, "
+        f"load {load_start} -> {info['load_average_1min_at_end']}"
+    )
 
 
 def _centre(heatmaps: torch.Tensor) -> torch.Tensor:

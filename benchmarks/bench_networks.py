@@ -14,11 +14,12 @@ seconds per step), peak memory, forward GFLOPs per image, and the record's prove
 MONAI versions, device, threads, batch, input size). A training step is forward, loss, backward and an optimizer
 step; inference is a forward under ``torch.no_grad()`` in eval mode.
 
-Peak memory on CPU: tracemalloc does not see torch's allocator, so the process's resident-set high-water mark is
-used: after the model and data exist, freed heap pages are handed back (``gc.collect()``, glibc ``malloc_trim(0)``)
-and the mark is reset (``/proc/self/clear_refs``); ``peak_mem_mb`` is the high-water mark during warm-up and timed
-rounds minus the resident set before them (activations, gradients, optimizer state, workspace). Where the reset is
-not possible, ``ru_maxrss`` growth is reported instead (a lower bound).
+Peak memory on CPU: tracemalloc does not see torch's allocator, so the resident-set high-water mark is used, in a
+fresh Python process per case (in one long process, heap pages freed by earlier cases are reused without growing
+the resident set): the case is built, freed heap pages are handed back (``gc.collect()``, glibc ``malloc_trim(0)``),
+the mark is reset (``/proc/self/clear_refs``) and two steps run; ``peak_mem_mb`` is the high-water mark minus the
+resident set before the steps (activations, gradients, optimizer state, workspace; not the weights). Where the reset
+is not possible, ``ru_maxrss`` growth is reported instead (a lower bound).
 
 Baselines: ``*_original`` cases run independent, op-by-op restatements of the published implementations
 (``tests/networks/_reference_*.py``: NCHW, BatchNorm as separate ops, concatenations, the original's interpolations)
@@ -30,6 +31,7 @@ from __future__ import annotations
 
 import ctypes
 import gc
+import json
 import os
 import platform
 import resource
@@ -94,7 +96,7 @@ def _device_name(device: torch.device) -> str:
     return f"{_cpu_name()} ({os.cpu_count()} logical CPUs, {torch.get_num_threads()} threads)"
 
 
-def _provenance(device: torch.device, size: tuple[int, int], in_channels: int) -> dict:
+def _provenance(device: torch.device, size: tuple[int, int], in_channels: int, batch: int = BATCH) -> dict:
     return {
         "seed": SEED,
         "git_commit": _git_commit(),
@@ -103,9 +105,9 @@ def _provenance(device: torch.device, size: tuple[int, int], in_channels: int) -
         "python": platform.python_version(),
         "device": _device_name(device),
         "threads": torch.get_num_threads(),
-        "batch_size": BATCH,
-        "input_shape": [BATCH, in_channels, *size],
-        "load_average_1min_at_end": os.getloadavg()[0],  # > ~0.2 before our run means the cores were shared
+        "batch_size": batch,
+        "input_shape": [batch, in_channels, *size],
+        "load_average_1min_at_end": os.getloadavg()[0],  # our 2 threads alone give ~2; more = shared cores
     }
 
 
@@ -186,20 +188,20 @@ def _model(model_name: str, variant: str, out_channels: int, device: torch.devic
     return net, net
 
 
-def _data(model_name: str, size, out_channels: int, device: torch.device):
+def _data(model_name: str, size, out_channels: int, device: torch.device, batch: int = BATCH):
     """(input batch, loss function, optimizer factory, in_channels), as in the published training setups."""
     g = torch.Generator().manual_seed(SEED)
     if model_name == "gu2net":
-        x = torch.randn(BATCH, 1, *size, generator=g).to(device)
-        target = torch.rand(BATCH, out_channels, *size, generator=g).to(device)
+        x = torch.randn(batch, 1, *size, generator=g).to(device)
+        target = torch.rand(batch, out_channels, *size, generator=g).to(device)
 
         def loss_fn(out):
             return F.binary_cross_entropy(out.float(), target, reduction="sum")  # as published
 
         return x, loss_fn, (lambda params: torch.optim.Adam(params, lr=1e-4, weight_decay=1e-4)), 1
-    x = torch.randn(BATCH, 3, *size, generator=g).to(device)
-    quarter_t = torch.rand(BATCH, out_channels, size[0] // 4, size[1] // 4, generator=g).to(device)
-    half_t = torch.rand(BATCH, out_channels, size[0] // 2, size[1] // 2, generator=g).to(device)
+    x = torch.randn(batch, 3, *size, generator=g).to(device)
+    quarter_t = torch.rand(batch, out_channels, size[0] // 4, size[1] // 4, generator=g).to(device)
+    half_t = torch.rand(batch, out_channels, size[0] // 2, size[1] // 2, generator=g).to(device)
 
     def loss_fn(out):  # MSE per head, weighted as published
         return 1000 * F.mse_loss(out[0].float(), quarter_t) + 3000 * F.mse_loss(out[1].float(), half_t)
@@ -250,10 +252,35 @@ def _summary(benchmark, name: str) -> None:
     )
 
 
-def _fill_timing(benchmark, seconds: list[float]) -> None:
+def _fill_timing(benchmark, seconds: list[float], batch: int = BATCH) -> None:
     benchmark.extra_info["seconds_per_step"] = [round(s, 4) for s in seconds]
-    benchmark.extra_info["images_per_s_best"] = BATCH / min(seconds)
-    benchmark.extra_info["images_per_s_mean"] = BATCH / statistics.fmean(seconds)
+    benchmark.extra_info["images_per_s_best"] = batch / min(seconds)
+    benchmark.extra_info["images_per_s_mean"] = batch / statistics.fmean(seconds)
+    benchmark.extra_info["images_per_s_median"] = batch / statistics.median(seconds)
+
+
+def _probe_main(model_name: str, variant: str, mode: str, size_key: str) -> dict:
+    """In a fresh process: build one case, then the resident-set growth of two steps (the first one warms up)."""
+    torch.set_num_threads(THREADS)
+    device = torch.device("cpu")
+    size, out_channels = _size(model_name, size_key)
+    module, forward = _model(model_name, variant, out_channels, device)
+    x, loss_fn, make_opt, _ = _data(model_name, size, out_channels, device)
+    step = _make_step(module, forward, x, loss_fn, make_opt, mode)
+    with _PeakRSS() as mem:
+        step()
+        step()
+    return {"peak_mb": mem.peak_mb, "method": mem.method + ", fresh process, two steps"}
+
+
+def _memory_probe(model_name: str, variant: str, mode: str, size_key: str) -> dict:
+    """Peak memory of a case measured in a fresh Python process (no heap left over from earlier cases)."""
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--probe", model_name, variant, mode, size_key]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT)
+    for line in reversed(out.stdout.splitlines()):
+        if line.startswith("{"):
+            return json.loads(line)
+    return {"peak_mb": float("nan"), "method": f"probe failed: {out.stderr.strip()[-300:]}"}
 
 
 # ----------------------------------------------------------------------------------------------- CPU cases
@@ -301,17 +328,17 @@ def test_cpu(benchmark, model_name, variant, mode, size_key):
         step()
         seconds.append(time.perf_counter() - t0)
 
-    with _PeakRSS() as mem:
-        benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=1)
+    benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=1)
     seconds = seconds[1:] or seconds  # drop the warm-up round (all of it when pytest-benchmark is disabled)
+    mem = _memory_probe(model_name, variant, mode, size_key)
     benchmark.extra_info.update(_provenance(device, size, in_channels))
     benchmark.extra_info.update(
         {
             "model": variant,
             "mode": mode,
             "layout": getattr(module, "layout", "nchw (original)"),
-            "peak_mem_mb": mem.peak_mb,
-            "peak_mem_method": mem.method,
+            "peak_mem_mb": mem["peak_mb"],
+            "peak_mem_method": mem["method"],
             "gflops_per_image": _gflops_per_image(forward, x),
             "parameters": sum(p.numel() for p in module.parameters()),
         }
@@ -364,6 +391,46 @@ def test_gu2net_speedup_interleaved(benchmark, mode):
         f"{info['speedup_median']:.2f}x median, per round {info['speedup_per_round']}, "
         f"load {info['load_average_1min_at_start']:.2f} -> {info['load_average_1min_at_end']:.2f}"
     )
+
+
+SWEEP_BATCHES = {"train": (1, 2, 4), "infer": (1, 2, 4, 8)}
+SWEEP_CASES = [("gu2net", "gu2net", "head"), ("htc", "htc", "xcat")]
+
+
+@pytest.mark.parametrize("mode", ["train", "infer"])
+@pytest.mark.parametrize("model_name, variant, size_key", SWEEP_CASES, ids=[c[1] for c in SWEEP_CASES])
+def test_batch_sweep(benchmark, model_name, variant, size_key, mode):
+    """Throughput by batch size; the batch sizes alternate round by round so that they share the machine's load."""
+    torch.set_num_threads(THREADS)
+    device = torch.device("cpu")
+    size, out_channels = _size(model_name, size_key)
+    module, forward = _model(model_name, variant, out_channels, device)
+    steps = {}
+    for batch in SWEEP_BATCHES[mode]:
+        x, loss_fn, make_opt, in_channels = _data(model_name, size, out_channels, device, batch=batch)
+        steps[batch] = _make_step(module, forward, x, loss_fn, make_opt, mode)
+    times: dict[int, list[float]] = {b: [] for b in steps}
+    benchmark.extra_info["load_average_1min_at_start"] = os.getloadavg()[0]
+
+    def sweep():
+        for batch, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[batch].append(time.perf_counter() - t0)
+
+    benchmark.pedantic(sweep, rounds=2, iterations=1, warmup_rounds=1)
+    benchmark.extra_info.update(_provenance(device, size, in_channels, batch=max(steps)))
+    benchmark.extra_info.update(
+        {
+            "model": variant,
+            "mode": mode,
+            "batch_sizes": list(steps),
+            "images_per_s_best": {str(b): b / min(t[1:] or t) for b, t in times.items()},
+            "seconds_per_step": {str(b): [round(v, 4) for v in t] for b, t in times.items()},
+        }
+    )
+    rates = ", ".join(f"b{b} {r:.3f}" for b, r in benchmark.extra_info["images_per_s_best"].items())
+    print(f"\n[bench] {variant} {mode} {size} by batch (img/s, best): {rates}")
 
 
 # ----------------------------------------------------------------------------------------------- GPU cases
@@ -424,8 +491,6 @@ def test_gpu(benchmark, model_name, size_key, mode, variant):
 
 def report(json_path: str) -> str:
     """Markdown tables of a ``--benchmark-json`` file of this module (``python benchmarks/bench_networks.py FILE``)."""
-    import json
-
     data = json.loads(Path(json_path).read_text())
     cases = [b for b in data["benchmarks"] if b["name"].startswith("test_cpu[")]
     pairs = [b for b in data["benchmarks"] if b["name"].startswith("test_gu2net_speedup_interleaved")]
@@ -475,4 +540,7 @@ def report(json_path: str) -> str:
 
 
 if __name__ == "__main__":
-    print(report(sys.argv[1]))
+    if sys.argv[1] == "--probe":
+        print(json.dumps(_probe_main(*sys.argv[2:6])))
+    else:
+        print(report(sys.argv[1]))
