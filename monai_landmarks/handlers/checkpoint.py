@@ -1,7 +1,9 @@
 """Checkpoints that make a training run resumable, and the best model chosen by a validation metric.
 
-MONAI's ``CheckpointSaver`` writes ``checkpoint_epoch=N.pt`` every epoch (atomically, through Ignite's
-``DiskSaver``) and ``CheckpointLoader`` restores one, but only from a path known when the config is written.
+MONAI's ``CheckpointSaver`` writes ``checkpoint_epoch=N.pt`` every epoch, but in place (its ``DiskSaver`` has
+``atomic=False``): a run killed while saving leaves half a file, which the next start would try to resume from.
+:class:`AtomicCheckpointSaver` is the same handler writing through a temporary file and a rename.
+``CheckpointLoader`` restores a checkpoint, but only from a path known when the config is written.
 :class:`ResumeFromLatest` finds the newest checkpoint when the run starts, so restarting the same command
 continues where the last run stopped, losing at most the epoch in progress.
 
@@ -25,15 +27,24 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from monai.handlers import CheckpointLoader
+from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.utils import min_version, optional_import
 
 from monai_landmarks.utils.dist import is_main_process
 from monai_landmarks.utils.io import atomic_torch_save
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
+DiskSaver, _ = optional_import("ignite.handlers", "0.4.4", min_version, "DiskSaver")
 
-__all__ = ["ResumeFromLatest", "SaveBestModel", "SeedEachEpoch", "check_weights", "epoch_seed", "latest_checkpoint"]
+__all__ = [
+    "AtomicCheckpointSaver",
+    "ResumeFromLatest",
+    "SaveBestModel",
+    "SeedEachEpoch",
+    "check_weights",
+    "epoch_seed",
+    "latest_checkpoint",
+]
 
 _EPOCH_FILE = re.compile(r"^(?P<prefix>.*)checkpoint_epoch=(?P<epoch>\d+)\.pt$")
 
@@ -47,12 +58,39 @@ def latest_checkpoint(ckpt_dir) -> Path | None:
     return max(found)[1] if found else None
 
 
+class _AtomicDiskSaver(DiskSaver):
+    """Ignite's ``DiskSaver`` (so ``Checkpoint.last_checkpoint`` works) writing with :func:`atomic_torch_save`."""
+
+    def __init__(self, dirname, filename: str | None = None) -> None:
+        super().__init__(dirname=str(dirname), require_empty=False, atomic=False)
+        self.filename = filename  # a fixed name, as MONAI's final and key-metric checkpoints use
+
+    def __call__(self, checkpoint, filename: str, metadata=None) -> None:
+        if is_main_process():
+            atomic_torch_save(checkpoint, Path(self.dirname) / (self.filename or filename))
+
+    def remove(self, filename: str) -> None:
+        if is_main_process():
+            (Path(self.dirname) / (self.filename or filename)).unlink(missing_ok=True)
+
+
+class AtomicCheckpointSaver(CheckpointSaver):
+    """MONAI's ``CheckpointSaver`` (same arguments and file names) whose files are replaced atomically."""
+
+    def __init__(self, save_dir: str, save_dict: dict, **kwargs) -> None:
+        super().__init__(save_dir, save_dict, **kwargs)
+        for checkpoint in (self._final_checkpoint, self._key_metric_checkpoint, self._interval_checkpoint):
+            if checkpoint is not None:
+                fixed = getattr(checkpoint.save_handler, "filename", None)
+                checkpoint.save_handler = _AtomicDiskSaver(self.save_dir, fixed)
+
+
 class ResumeFromLatest:
     """Restore the newest epoch checkpoint of ``ckpt_dir`` when the trainer starts; do nothing if there is none.
 
     ``load_dict`` names the objects to restore, as for MONAI's ``CheckpointLoader``; include the trainer so
-    the epoch counter resumes, and the optimizer and LR scheduler so the schedule does. Pair it with a
-    ``CheckpointSaver(save_dir=ckpt_dir, save_dict=<same dict>, save_interval=1, n_saved=1)``.
+    the epoch counter resumes, and the optimizer and LR scheduler so the schedule does. Pair it with an
+    ``AtomicCheckpointSaver(save_dir=ckpt_dir, save_dict=<same dict>, save_interval=1, n_saved=1)``.
     Older epoch checkpoints are removed once a newer one is written, so only one stays on disk.
 
     Args:
