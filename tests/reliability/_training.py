@@ -45,9 +45,7 @@ def train(bundle_root, data_root, epochs: int, seed: int = 0, bundle: str = "htc
 
     def record(engine):
         batch = engine.state.batch
-        seen.append(
-            {"epoch": engine.state.epoch, "ids": list(batch["image_id"]), "image": digest(batch["image"])}
-        )
+        seen.append({"epoch": engine.state.epoch, "ids": list(batch["image_id"]), "image": digest(batch["image"])})
         if hook is not None:
             hook(engine)
 

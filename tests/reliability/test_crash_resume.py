@@ -112,3 +112,24 @@ def test_same_seed_same_run_other_seed_differs(phantoms, straight, one_thread, t
     # within a run, epochs are shuffled differently too
     epochs = [[tuple(b["ids"]) for b in straight[0]["batches"] if b["epoch"] == e] for e in (1, 2, 3)]
     assert len({tuple(e) for e in epochs}) == 3
+
+
+def test_checkpoint_saver_never_leaves_half_a_file(tmp_path, monkeypatch):
+    from ignite.engine import Engine
+
+    from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver
+
+    engine = Engine(lambda engine, batch: None)
+    AtomicCheckpointSaver(str(tmp_path), {"network": torch.nn.Linear(2, 1)}, save_interval=1, n_saved=1).attach(engine)
+    engine.run([0], max_epochs=1)
+    good = (tmp_path / "checkpoint_epoch=1.pt").read_bytes()
+
+    def killed_while_saving(obj, f, *args, **kwargs):
+        Path(f).write_bytes(good[:10])
+        raise KeyboardInterrupt  # the process dies here
+
+    monkeypatch.setattr(torch, "save", killed_while_saving)
+    with pytest.raises(KeyboardInterrupt):
+        engine.run([0], max_epochs=2)
+    assert [p.name for p in tmp_path.iterdir()] == ["checkpoint_epoch=1.pt"]
+    assert (tmp_path / "checkpoint_epoch=1.pt").read_bytes() == good

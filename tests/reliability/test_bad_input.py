@@ -1,0 +1,564 @@
+"""One table of bad (and odd but valid) inputs, each fed to a real entry point.
+
+Every row builds its input in ``tmp_path`` and calls a reader, the dataset format, a converter, a bundle's
+datalists, the weights check or the command line. A bad input must raise the expected error (or exit with
+the expected code) with a message that names the input (file path or image id) and the problem, and must
+leave nothing half-written behind. Valid but unusual images (16-bit, RGBA, palette, 1 pixel, BOM CSV) must
+load with the documented values.
+
+Decided behaviour for the valid kinds (see ``monai_landmarks.data.image_reader``): 16-bit stays ``uint16``
+(``float32`` through ``SITKReader``) with exact values; RGB(A) becomes gray by BT.601 luma
+``0.299 R + 0.587 G + 0.114 B`` rounded, alpha dropped; a palette image is expanded to its colours first
+(the same as PIL's ``convert("L")``); a 1 x 1 image is an image.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import resource
+import struct
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from monai.bundle import ConfigParser
+from monai.bundle.scripts import run as run_bundle
+from monai.transforms import LoadImage
+from PIL import Image
+
+from monai_landmarks.cli import main
+from monai_landmarks.data import load_datalist, read_metadata, write_dataset
+from monai_landmarks.data.converters import convert_csv, convert_labelme
+from monai_landmarks.data.datalists import training_datalists
+from monai_landmarks.data.dataset_format import DatasetError
+from monai_landmarks.data.image_reader import ImageReadError, SITKReader, read_image
+from monai_landmarks.handlers.checkpoint import check_weights
+
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
+TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,40]", "--quiet", "--device", "cpu"]
+ACCEPTED = "accepted"  # a valid input: the call returns and ``check`` looks at the result
+
+
+@dataclass
+class Case:
+    """What one row built: the call, what it must do, and what its message must name."""
+
+    call: Callable
+    expect: type | int | str  # an exception type, a CLI exit code, or ACCEPTED
+    names: str = ""  # the input, as the message must name it
+    problem: str = ""  # regex for the problem
+    out: Path | None = None  # an output that must not exist afterwards
+    check: Callable = field(default=lambda result: None)
+
+
+# ---------------------------------------------------------------------------------------------- builders
+
+
+def _png(path: Path, array: np.ndarray, mode: str | None = None) -> Path:
+    """Save a ``(W, H[, C])`` array as PNG (PNG rows are y)."""
+    Image.fromarray(np.ascontiguousarray(np.swapaxes(array, 0, 1)), mode).save(path)
+    return path
+
+
+def _gray(w=16, h=12, seed=0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (w, h), dtype=np.uint8)
+
+
+def _dataset(tmp: Path, k: int = 2, n: int = 2, spacing=0.1) -> Path:
+    samples = [
+        {"image_id": f"img{i}", "split": "train", "image": _gray(seed=i), "landmarks": np.array([[2.0, 3.0]] * k)}
+        for i in range(n)
+    ]
+    return write_dataset(tmp / "ds", "tiny", samples, pixel_spacing_mm=spacing)
+
+
+def _edit_csv(root: Path, old: str, new: str, count: int = 1) -> Path:
+    path = root / "landmarks.csv"
+    text = path.read_text()
+    assert old in text, old
+    path.write_text(text.replace(old, new, count))
+    return path
+
+
+def _edit_json(root: Path, **changes) -> Path:
+    path = root / "dataset.json"
+    path.write_text(json.dumps({**json.loads(path.read_text()), **changes}))
+    return path
+
+
+def _huge_png(path: Path, w=10_001, h=10_000) -> Path:
+    """A PNG whose header says ``w x h`` (100 MP) but holds almost no pixel data: only a header read passes."""
+
+    def chunk(tag, data):
+        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data))
+
+    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0)
+    body = chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 100)) + chunk(b"IEND", b"")
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + body)
+    return path
+
+
+def _truncated(path: Path, suffix: str) -> Path:
+    good = path.with_name(f"good{suffix}")
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)).save(good)
+    data = good.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return path
+
+
+def _reads(path: Path, **kwargs) -> Callable:
+    return lambda: read_image(path, **kwargs)
+
+
+def _cli(*argv) -> Callable:
+    return lambda: main([str(a) for a in argv])
+
+
+def _predict(tmp: Path, *inputs, weights=None, extra=()) -> Callable:
+    return _cli("predict", BUNDLES / "htc_ceph", *inputs, "--weights", weights or tmp / "w.pt",
+                "--out", tmp / "pred", *TINY_PREDICT, *extra)  # fmt: skip
+
+
+def _network(bundle: str, **settings) -> torch.nn.Module:
+    parser = ConfigParser()
+    parser.read_config(str(BUNDLES / bundle / "configs" / "inference.json"))
+    for key, value in settings.items():
+        parser[key] = value
+    return parser.get_parsed_content("network_def")
+
+
+def _weights(path: Path, bundle="htc_ceph", **settings) -> Path:
+    torch.save(_network(bundle, **settings).state_dict(), path)
+    return path
+
+
+def _csv_table(tmp: Path, header: str, row: str, encoding="utf-8") -> Path:
+    (tmp / "src").mkdir(exist_ok=True)
+    _png(tmp / "src" / "a.png", _gray())
+    path = tmp / "table.csv"
+    path.write_bytes(f"{header}\n{row}\n".encode(encoding))
+    return path
+
+
+def _labelme(tmp: Path, points: list, label="l0") -> Path:
+    _png(tmp / "a.png", _gray())
+    doc = {"imagePath": "a.png", "imageWidth": 16, "imageHeight": 12,
+           "shapes": [{"label": label, "points": [p], "shape_type": "point"} for p in points]}  # fmt: skip
+    path = tmp / "a.json"
+    path.write_text(json.dumps(doc))
+    return path
+
+
+# ----------------------------------------------------------------------------------------- the table rows
+
+
+def empty_image(tmp):
+    (path := tmp / "empty.png").write_bytes(b"")
+    return Case(_reads(path), ImageReadError, str(path), "not a readable image")
+
+
+def truncated_png(tmp):
+    path = _truncated(tmp / "cut.png", ".png")
+    return Case(_reads(path), ImageReadError, str(path), "truncated or corrupt")
+
+
+def truncated_jpeg(tmp):
+    path = _truncated(tmp / "cut.jpg", ".jpg")
+    return Case(_reads(path), ImageReadError, str(path), "truncated JPEG")
+
+
+def corrupt_png(tmp):
+    (path := tmp / "noise.png").write_bytes(b"\x89PNG\r\n\x1a\n" + np.random.default_rng(0).bytes(300))
+    return Case(_reads(path), ImageReadError, str(path), "corrupt")
+
+
+def text_file_as_image_in_load_image(tmp):
+    (path := tmp / "notes.png").write_text("not an image")
+    return Case(lambda: LoadImage(reader=SITKReader())(path), ImageReadError, str(path), "not a readable image")
+
+
+def missing_image_file(tmp):
+    path = tmp / "absent.png"
+    return Case(_reads(path), ImageReadError, str(path), "not found")
+
+
+def volume_not_2d(tmp):
+    path = tmp / "volume.mha"
+    sitk.WriteImage(sitk.GetImageFromArray(np.zeros((3, 8, 8), np.uint8)), str(path))
+    return Case(_reads(path), ImageReadError, str(path), r"expected a 2D image.*\(8, 8, 3\)")
+
+
+def image_of_100_megapixels(tmp):
+    path = _huge_png(tmp / "huge.png")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+    def header_only(_):  # decoding would have failed on the missing pixel data, or taken 100 MB
+        grown_mib = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        assert grown_mib < 50, f"peak memory grew by {grown_mib:.0f} MiB"
+
+    case = Case(_reads(path), ImageReadError, str(path), r"100\.0 megapixels exceeds.*GiB of memory")
+    case.check = header_only
+    return case
+
+
+def image_16_bit(tmp):
+    values = (np.arange(12).reshape(4, 3) * 5000).astype(np.uint16)
+    path = _png(tmp / "u16.png", values)
+
+    def check(result):
+        array, _ = result
+        assert array.dtype == np.uint16 and np.array_equal(array, values)
+        meta_array = LoadImage(reader=SITKReader(), image_only=True)(path)
+        assert meta_array.dtype == torch.float32 and np.array_equal(meta_array.numpy(), values.astype(np.float32))
+
+    return Case(_reads(path), ACCEPTED, check=check)
+
+
+def image_rgba(tmp):
+    rgba = np.zeros((4, 3, 4), np.uint8)
+    rgba[..., :] = (200, 100, 50, 10)  # nearly transparent: alpha is dropped, not composited
+    path = _png(tmp / "rgba.png", rgba, "RGBA")
+    luma = round(0.299 * 200 + 0.587 * 100 + 0.114 * 50)
+    return Case(_reads(path), ACCEPTED, check=lambda r: np.testing.assert_array_equal(r[0], np.full((4, 3), luma)))
+
+
+def image_palette(tmp):
+    img = Image.new("P", (4, 3))
+    img.putpalette([v for c in range(256) for v in (c, 255 - c, (7 * c) % 256)])
+    img.putdata(list(range(0, 240, 20)))
+    img.save(path := tmp / "palette.png")
+    expected = np.asarray(img.convert("L")).T  # luma of the palette colours, not the indices
+
+    def check(result):
+        assert np.array_equal(result[0], expected) and not np.array_equal(result[0], np.asarray(img).T)
+
+    return Case(_reads(path), ACCEPTED, check=check)
+
+
+def image_of_one_pixel(tmp):
+    path = _png(tmp / "one.png", np.array([[7]], np.uint8))
+    return Case(_reads(path), ACCEPTED, check=lambda r: np.testing.assert_array_equal(r[0], [[7]]))
+
+
+def csv_missing_landmark_column(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, ",y\n", ",why\n")
+    return Case(lambda: load_datalist(root), DatasetError, str(path), r"missing column\(s\) \['y'\]")
+
+
+def csv_extra_cells_in_a_row(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,train,images/img0.png,0,2,3", "img0,train,images/img0.png,0,2,3,9")
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "7 cells, the header has 6")
+
+
+def csv_nan_coordinate(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "images/img0.png,0,2,3", "images/img0.png,0,nan,3")
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "'x' = 'nan'.*leave both x and y empty")
+
+
+def csv_infinite_coordinate(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "images/img0.png,0,2,3", "images/img0.png,0,2,inf")
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "'y' = 'inf'")
+
+
+def csv_negative_coordinate(tmp):
+    root = _dataset(tmp)
+    _edit_csv(root, "images/img1.png,1,2,3", "images/img1.png,1,-4,3")
+    return Case(lambda: load_datalist(root), DatasetError, "image 'img1'", r"landmark 1 at \(-4, 3\) lies outside")
+
+
+def csv_coordinate_outside_the_image(tmp):
+    root = _dataset(tmp)
+    _edit_csv(root, "images/img1.png,0,2,3", "images/img1.png,0,2,12")
+    return Case(lambda: load_datalist(root), DatasetError, "image 'img1'", r"\(2, 12\) lies outside the 16 x 12")
+
+
+def csv_duplicate_landmark_row(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,train,images/img0.png,1,", "img0,train,images/img0.png,0,")
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 3", "duplicate row for image 'img0'")
+
+
+def csv_not_utf8(tmp):
+    root = _dataset(tmp)
+    path = root / "landmarks.csv"
+    path.write_bytes(path.read_bytes().replace(b"train", "tr\u00e4in".encode("latin-1")))
+    return Case(lambda: load_datalist(root), DatasetError, str(path), "not UTF-8 text")
+
+
+def csv_with_bom(tmp):
+    root = _dataset(tmp)
+    path = root / "landmarks.csv"
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes())
+
+    def check(items):
+        assert [i["image_id"] for i in items] == ["img0", "img1"]
+        assert items[0]["landmarks"].tolist() == [[[2.0, 3.0], [2.0, 3.0]]]
+
+    return Case(lambda: load_datalist(root), ACCEPTED, check=check)
+
+
+def file_path_escaping_the_dataset(tmp):
+    root = _dataset(tmp)
+    _png(tmp / "outside.png", _gray())
+    path = _edit_csv(root, "images/img0.png", "../outside.png", 2)
+    problem = "points outside the dataset folder; refused"
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", problem)
+
+
+def file_path_absolute(tmp):
+    root = _dataset(tmp)
+    outside = _png(tmp / "outside.png", _gray())
+    path = _edit_csv(root, "images/img0.png", str(outside), 2)
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "must be a path relative")
+
+
+def spacing_zero(tmp):
+    root = _dataset(tmp)
+    path = _edit_json(root, pixel_spacing_mm=0)
+    return Case(lambda: read_metadata(root), DatasetError, str(path), "must be positive and finite")
+
+
+def spacing_negative(tmp):
+    root = _dataset(tmp)
+    path = _edit_json(root, pixel_spacing_mm=[0.1, -0.1])
+    return Case(lambda: load_datalist(root), DatasetError, str(path), "must be positive and finite")
+
+
+def spacing_zero_when_writing(tmp):
+    samples = [{"image_id": "a", "split": "train", "image": _gray(), "landmarks": [[1.0, 1.0]]}]
+    call = lambda: write_dataset(tmp / "out", "x", samples, pixel_spacing_mm={"a": 0.0})  # noqa: E731
+    return Case(call, DatasetError, "image a", "must be positive", out=tmp / "out")
+
+
+def duplicate_image_id_when_writing(tmp):
+    sample = {"image_id": "same", "split": "train", "image": _gray(), "landmarks": [[1.0, 1.0]]}
+    call = lambda: write_dataset(tmp / "out", "x", [sample, dict(sample)])  # noqa: E731
+    return Case(call, DatasetError, "'same'", "duplicate image_id", out=tmp / "out")
+
+
+def nan_in_one_coordinate_when_writing(tmp):
+    sample = {"image_id": "a", "split": "train", "image": _gray(), "landmarks": [[1.0, np.nan]]}
+    call = lambda: write_dataset(tmp / "out", "x", [sample])  # noqa: E731
+    return Case(call, DatasetError, "sample 'a'", "one NaN coordinate", out=tmp / "out")
+
+
+def infinite_coordinate_when_writing(tmp):
+    sample = {"image_id": "a", "split": "train", "image": _gray(), "landmarks": [[np.inf, 1.0]]}
+    call = lambda: write_dataset(tmp / "out", "x", [sample])  # noqa: E731
+    return Case(call, DatasetError, "sample 'a'", "finite or NaN", out=tmp / "out")
+
+
+def truncated_image_in_a_dataset(tmp):
+    root = _dataset(tmp)
+    image = root / "images" / "img1.png"
+    image.write_bytes(image.read_bytes()[:60])
+    return Case(lambda: load_datalist(root, verify_images=True), DatasetError, f"image 'img1': {image}", "")
+
+
+def wide_csv_extra_landmark_columns(tmp):
+    path = _csv_table(tmp, "image,x0,y0,x1,y1,x2,y2", "a.png,1,1,2,2,3,3")
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t", layout="wide", num_landmarks=2)  # noqa: E731
+    return Case(call, DatasetError, str(path), r"extra landmark column\(s\) \['x2', 'y2'\]", out=tmp / "out")
+
+
+def wide_csv_unpaired_landmark_column(tmp):
+    path = _csv_table(tmp, "image,x0,y0,x1", "a.png,1,1,2")
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t", layout="wide")  # noqa: E731
+    return Case(call, DatasetError, str(path), "'x1' has no partner", out=tmp / "out")
+
+
+def long_csv_not_utf8(tmp):
+    path = _csv_table(tmp, "image,landmark,x,y", "a.png,0,1\xb72,1", encoding="latin-1")
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, str(path), "not UTF-8 text", out=tmp / "out")
+
+
+def long_csv_duplicate_image_id(tmp):
+    path = _csv_table(tmp, "image,landmark,x,y", "a.png,0,1,1\na.PNG,0,2,2")
+    _png(tmp / "src" / "a.PNG", _gray())
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, str(path), "image id 'a' .* used twice", out=tmp / "out")
+
+
+def labelme_nan_coordinate(tmp):
+    path = _labelme(tmp, [["NaN", 3.0]])
+    call = lambda: convert_labelme([path], tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, str(path), "not a finite number", out=tmp / "out")
+
+
+def bundle_landmark_count_mismatch(tmp):
+    root = _dataset(tmp, k=5)
+    call = lambda: training_datalists(root, num_landmarks=19)  # noqa: E731
+    return Case(call, DatasetError, str(root / "dataset.json"), "num_landmarks = 5, the model expects 19")
+
+
+def bundle_training_on_a_dataset_of_other_landmarks(tmp):
+    root = _dataset(tmp, k=5)
+    call = lambda: run_bundle(  # noqa: E731
+        "training", config_file=str(BUNDLES / "htc_ceph" / "configs" / "train.json"),
+        bundle_root=str(tmp / "run"), data_root=str(root), num_workers=0,
+    )  # fmt: skip
+    return Case(call, Exception, str(root / "dataset.json"), "num_landmarks = 5, the model expects 19", tmp / "run")
+
+
+def checkpoint_of_another_network(tmp):
+    _png(tmp / "a.png", _gray())
+    other = _weights(tmp / "gu2net.pt", "gu2net_ceph")
+    return Case(_predict(tmp, tmp / "a.png", weights=other), 1, str(other), "weights do not fit the network HTC",
+                out=tmp / "pred")  # fmt: skip
+
+
+def checkpoint_with_other_landmarks(tmp):
+    _png(tmp / "a.png", _gray())
+    hand = _weights(tmp / "hand.pt", "htc_hand", width_multiplier=0.25)
+    return Case(_predict(tmp, tmp / "a.png", weights=hand), 1, str(hand), r"\(37, .*in the file, \(19, ",
+                out=tmp / "pred")  # fmt: skip
+
+
+def weights_file_corrupt(tmp):
+    _png(tmp / "a.png", _gray())
+    (bad := tmp / "bad.pt").write_bytes(b"PK\x03\x04 not really a zip")
+    return Case(_predict(tmp, tmp / "a.png", weights=bad), 1, str(bad), "not a readable PyTorch weights file",
+                out=tmp / "pred")  # fmt: skip
+
+
+def training_checkpoint_as_weights(tmp):
+    net = _network("htc_ceph", width_multiplier=0.25)
+    torch.save({"network": net.state_dict(), "optimizer": {"state": {}}}, path := tmp / "checkpoint_epoch=3.pt")
+    return Case(lambda: check_weights(path, net), ValueError, str(path), "not a network state_dict")
+
+
+def predict_zero_spacing(tmp):
+    _png(tmp / "a.png", _gray())
+    return Case(_predict(tmp, tmp / "a.png", extra=["--spacing", "0"]), 2, "--spacing", "must be a positive",
+                out=tmp / "pred")  # fmt: skip
+
+
+def predict_negative_spacing(tmp):
+    _png(tmp / "a.png", _gray())
+    return Case(_predict(tmp, tmp / "a.png", extra=["--spacing=-0.1"]), 2, "--spacing", "must be a positive",
+                out=tmp / "pred")  # fmt: skip
+
+
+def predict_image_of_100_megapixels(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    path = _huge_png(tmp / "huge.png")
+    return Case(_predict(tmp, path), 1, str(path), "megapixels exceeds", out=tmp / "pred")
+
+
+def predict_corrupt_image(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    (path := tmp / "in" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    return Case(_predict(tmp, tmp / "in"), 1, str(path), "not a readable image", out=tmp / "pred")
+
+
+def predict_empty_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    return Case(_predict(tmp, tmp / "in"), 1, str(tmp / "in"), "no image files found", out=tmp / "pred")
+
+
+def predict_not_a_bundle(tmp):
+    call = _cli("predict", tmp, tmp, "--out", tmp / "pred", "--quiet")
+    return Case(call, 1, str(tmp), "not a bundle folder", out=tmp / "pred")
+
+
+def convert_into_a_non_empty_folder(tmp):
+    path = _labelme(tmp, [[1.0, 2.0]])
+    (tmp / "out").mkdir()
+    (tmp / "out" / "keep.txt").write_text("mine")
+    return Case(_cli("convert", "labelme", path, tmp / "out"), 1, str(tmp / "out"), "not empty")
+
+
+def synth_image_too_small(tmp):
+    call = _cli("synth", tmp / "out", "--size", "0", "0", "--num-train", "1", "--num-val", "0", "--num-test", "0")
+    return Case(call, 1, "(0, 0)", "at least 16 pixels", out=tmp / "out")
+
+
+def cli_unknown_format(tmp):
+    return Case(_cli("convert", "dicomdir", tmp, tmp / "out"), 2, "dicomdir", "invalid choice", out=tmp / "out")
+
+
+ROWS = [
+    # readers
+    empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
+    volume_not_2d, image_of_100_megapixels, image_16_bit, image_rgba, image_palette, image_of_one_pixel,
+    # dataset format
+    csv_missing_landmark_column, csv_extra_cells_in_a_row, csv_nan_coordinate, csv_infinite_coordinate,
+    csv_negative_coordinate, csv_coordinate_outside_the_image, csv_duplicate_landmark_row, csv_not_utf8,
+    csv_with_bom, file_path_escaping_the_dataset, file_path_absolute, spacing_zero, spacing_negative,
+    spacing_zero_when_writing, duplicate_image_id_when_writing, nan_in_one_coordinate_when_writing,
+    infinite_coordinate_when_writing, truncated_image_in_a_dataset,
+    # converters
+    wide_csv_extra_landmark_columns, wide_csv_unpaired_landmark_column, long_csv_not_utf8,
+    long_csv_duplicate_image_id, labelme_nan_coordinate,
+    # bundles and weights
+    bundle_landmark_count_mismatch, bundle_training_on_a_dataset_of_other_landmarks, checkpoint_of_another_network,
+    checkpoint_with_other_landmarks, weights_file_corrupt, training_checkpoint_as_weights,
+    # command line and inference
+    predict_zero_spacing, predict_negative_spacing, predict_image_of_100_megapixels, predict_corrupt_image,
+    predict_empty_folder, predict_not_a_bundle, convert_into_a_non_empty_folder, synth_image_too_small,
+    cli_unknown_format,
+]  # fmt: skip
+
+
+def _messages(error: BaseException) -> str:
+    """The error's message and those of the errors it wraps (MONAI wraps errors of config expressions)."""
+    texts = []
+    while error is not None:
+        texts.append(str(error))
+        error = error.__cause__ or error.__context__
+    return "\n".join(texts)
+
+
+def _left_behind(tmp: Path) -> list[str]:
+    """Temporary files or folders (``.name.xxx.tmp``) anywhere under ``tmp``."""
+    return [str(p) for p in tmp.rglob("*") if p.name.endswith(".tmp") or re.match(r"^\.\w.*\.(tmp|old-\w+)$", p.name)]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda row: row.__name__)
+def test_bad_input(row, tmp_path, capsys):
+    case = row(tmp_path)
+    capsys.readouterr()
+    if case.expect == ACCEPTED:
+        case.check(case.call())
+    elif isinstance(case.expect, int):
+        code = _exit_code(case.call)
+        err = capsys.readouterr().err
+        assert code == case.expect, err
+        assert case.names in err and re.search(case.problem, err), err
+        assert "Traceback" not in err
+    else:
+        with pytest.raises(case.expect) as info:
+            case.call()
+        message = _messages(info.value)
+        assert case.names in message, message
+        assert re.search(case.problem, message, re.S), message
+        case.check(None)
+    if case.out is not None:
+        assert not case.out.exists() or not any(case.out.iterdir()), f"{case.out} was left behind"
+    assert not _left_behind(tmp_path)
+
+
+def _exit_code(call) -> int:
+    """The CLI's exit code: returned by ``main``, or raised by argparse as SystemExit for usage errors."""
+    try:
+        return call()
+    except SystemExit as e:
+        return e.code
+
+
+def test_the_table_covers_at_least_25_bad_kinds():
+    accepted = {"image_16_bit", "image_rgba", "image_palette", "image_of_one_pixel", "csv_with_bom"}
+    assert len({r.__name__ for r in ROWS} - accepted) >= 25
