@@ -64,14 +64,21 @@ class _AtomicDiskSaver(DiskSaver):
     def __init__(self, dirname, filename: str | None = None) -> None:
         super().__init__(dirname=str(dirname), require_empty=False, atomic=False)
         self.filename = filename  # a fixed name, as MONAI's final and key-metric checkpoints use
+        self.pending: list[Path] = []
 
     def __call__(self, checkpoint, filename: str, metadata=None) -> None:
-        if is_main_process():
-            atomic_torch_save(checkpoint, Path(self.dirname) / (self.filename or filename))
+        if not is_main_process():
+            return
+        path = Path(self.dirname) / (self.filename or filename)
+        atomic_torch_save(checkpoint, path)
+        for old in self.pending:
+            if old != path:
+                old.unlink(missing_ok=True)
+        self.pending = []
 
     def remove(self, filename: str) -> None:
-        if is_main_process():
-            (Path(self.dirname) / (self.filename or filename)).unlink(missing_ok=True)
+        # Ignite removes the old checkpoint before saving the new one: a kill in between would leave none.
+        self.pending.append(Path(self.dirname) / (self.filename or filename))
 
 
 class AtomicCheckpointSaver(CheckpointSaver):

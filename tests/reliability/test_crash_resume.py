@@ -120,7 +120,9 @@ def test_checkpoint_saver_never_leaves_half_a_file(tmp_path, monkeypatch):
     from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver
 
     engine = Engine(lambda engine, batch: None)
-    AtomicCheckpointSaver(str(tmp_path), {"network": torch.nn.Linear(2, 1)}, save_interval=1, n_saved=1).attach(engine)
+    net = torch.nn.Linear(2, 1)
+    save = {"network": net, "optimizer": torch.optim.SGD(net.parameters(), lr=0.1)}
+    AtomicCheckpointSaver(str(tmp_path), save, save_interval=1, n_saved=1).attach(engine)
     engine.run([0], max_epochs=1)
     good = (tmp_path / "checkpoint_epoch=1.pt").read_bytes()
 
