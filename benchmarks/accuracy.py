@@ -25,6 +25,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from benchmarks.provenance import FIGURES_DIR, RESULTS_DIR, ROOT, load_average, record
 
 SEED = 0  # the bundles' own seed (train.json "seed")
@@ -189,7 +191,7 @@ def _errors(rows: list[dict]) -> list[list[float]]:
 def _summary(errors: list[list[float]], strict: bool = False) -> dict:
     from monai_landmarks.metrics.landmark_error import landmark_error_report
 
-    rep = landmark_error_report(errors, radii=RADII, strict=strict)
+    rep = landmark_error_report(np.asarray(errors, dtype=np.float64), radii=RADII, strict=strict)
     return {
         "mre": rep["mre"],
         "sd": rep["sd"],
@@ -231,21 +233,35 @@ def gu2net_grid_errors(rows: list[dict], dataset_root: Path, split: str, ground_
     return out
 
 
-def _copy_overlays(report_dir: Path, name: str, width: int = 360) -> list[str]:
-    """The best and worst overlay, shrunk (small figures for the report; the images stay out of the repo)."""
+def _landmark_box(row: dict, size: tuple[int, int], margin: float = 0.15) -> tuple[int, int, int, int]:
+    """The predicted landmarks' bounding box, widened by ``margin``: the markers stay visible once shrunk."""
+    k = sum(1 for key in row if key.startswith("error_"))
+    xs = [float(row[f"x_{i}"]) for i in range(k)]
+    ys = [float(row[f"y_{i}"]) for i in range(k)]
+    dx, dy = margin * (max(xs) - min(xs)), margin * (max(ys) - min(ys))
+    box = (min(xs) - dx, min(ys) - dy, max(xs) + dx, max(ys) + dy)
+    return max(0, int(box[0])), max(0, int(box[1])), min(size[0], int(box[2]) + 1), min(size[1], int(box[3]) + 1)
+
+
+def _copy_overlays(report_dir: Path, name: str, figures_dir: Path = FIGURES_DIR, width: int = 360) -> list[str]:
+    """The best and worst overlay, cropped to the landmarks and shrunk (the images stay out of the repository)."""
     from PIL import Image
 
-    FIGURES_DIR.mkdir(parents=True, exist_ok=True)
+    rows = {r["image_id"]: r for r in _per_image(report_dir / "per_image.csv")}
+    figures_dir.mkdir(parents=True, exist_ok=True)
     copied = []
     for kind in ("best", "worst"):
-        found = sorted((report_dir / "overlays").glob(f"{kind}_1_*.png"))
+        found = sorted((report_dir / "overlays").glob(f"{kind}_0_*.png"))  # rank 0: the best / the worst image
         if not found:
             continue
-        image = Image.open(found[0])
+        image = Image.open(found[0]).convert("RGB")
+        image_id = found[0].stem.split("_", 2)[2]
+        if image_id in rows:
+            image = image.crop(_landmark_box(rows[image_id], image.size))
         image.thumbnail((width, width * 2))
-        target = FIGURES_DIR / f"overlay_{name}_{kind}.png"
-        image.save(target, optimize=True)
-        copied.append(str(target.relative_to(ROOT)))
+        target = figures_dir / f"overlay_{name}_{kind}.png"
+        image.quantize(colors=128).save(target, optimize=True)  # a palette keeps the PNG small
+        copied.append(target.relative_to(ROOT).as_posix() if target.is_relative_to(ROOT) else str(target))
     return copied
 
 
