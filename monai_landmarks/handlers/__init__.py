@@ -5,13 +5,15 @@ Ignite is imported through ``monai.utils.optional_import``: importing this packa
 
 from __future__ import annotations
 
-from .checkpoint import ResumeFromLatest, SaveBestModel, latest_checkpoint
+from .checkpoint import AtomicCheckpointSaver, ResumeFromLatest, SaveBestModel, SeedEachEpoch, latest_checkpoint
+from .domains import SetSamplerEpoch, domain_metrics, domain_report_writers, mean_metric
 from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
 from .metrics_history import MetricsHistory, lower_is_better
 from .prediction_writer import LandmarkPredictionWriter, prediction_record
 
 __all__ = [
+    "AtomicCheckpointSaver",
     "LandmarkMetricHandler",
     "LandmarkPredictionWriter",
     "LandmarkReportWriter",
@@ -19,8 +21,13 @@ __all__ = [
     "MetricsHistory",
     "ResumeFromLatest",
     "SaveBestModel",
+    "SeedEachEpoch",
+    "SetSamplerEpoch",
     "SuccessDetectionRate",
+    "domain_metrics",
+    "domain_report_writers",
     "latest_checkpoint",
     "lower_is_better",
+    "mean_metric",
     "prediction_record",
 ]

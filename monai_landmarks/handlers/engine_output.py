@@ -7,7 +7,10 @@ MONAI's post-processing sees each sample's batch and output keys together, then 
 
 from __future__ import annotations
 
+import torch
 from monai.data import decollate_batch
+
+from monai_landmarks.utils.keys import Keys
 
 __all__ = ["engine_samples"]
 
@@ -20,10 +23,21 @@ def _samples(data) -> list[dict]:
     return [d for d in data if isinstance(d, dict)]
 
 
-def engine_samples(engine) -> list[dict]:
-    """One dict per sample: the batch's keys overlaid with the output's (as post-processing saw them)."""
+def engine_samples(engine, domain: int | None = None) -> list[dict]:
+    """One dict per sample: the batch's keys overlaid with the output's (as post-processing saw them).
+
+    With ``domain`` set, only the samples of that domain (``Keys.DOMAIN``), as a universal model's per-domain
+    metrics and reports need.
+    """
     outputs = _samples(engine.state.output)
     batches = _samples(getattr(engine.state, "batch", None))
-    if len(batches) != len(outputs):
-        return outputs
-    return [{**b, **o} for b, o in zip(batches, outputs, strict=True)]
+    samples = outputs if len(batches) != len(outputs) else [{**b, **o} for b, o in zip(batches, outputs, strict=True)]
+    if domain is None:
+        return samples
+    return [s for s in samples if _domain_of(s) == domain]
+
+
+def _domain_of(sample: dict) -> int:
+    if Keys.DOMAIN not in sample:
+        raise KeyError(f"a per-domain handler needs the sample key {Keys.DOMAIN!r}; the sample has {sorted(sample)}.")
+    return int(torch.as_tensor(sample[Keys.DOMAIN]).reshape(-1)[0])

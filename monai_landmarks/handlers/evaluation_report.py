@@ -50,6 +50,7 @@ class LandmarkReportWriter:
         landmark_names: names for the CSV rows; indices when None.
         num_overlays: how many best and worst images get an overlay picture (0 for none).
         pred_key, label_key, spacing_key, id_key: sample keys read.
+        domain: report only the samples of this domain (a universal model's per-domain report); None for all.
     """
 
     def __init__(
@@ -67,8 +68,10 @@ class LandmarkReportWriter:
         label_key: str = Keys.LANDMARKS,
         spacing_key: str = Keys.SPACING,
         id_key: str = Keys.IMAGE_ID,
+        domain: int | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
+        self.domain = domain
         self.metric = RadialErrorMetric(
             unit=unit, spacing=spacing, wrist_pair=tuple(wrist_pair), wrist_width_mm=wrist_width_mm
         )
@@ -95,7 +98,7 @@ class LandmarkReportWriter:
 
     def collect(self, engine) -> None:
         pred_key, label_key, spacing_key, id_key = self.keys
-        for sample in engine_samples(engine):
+        for sample in engine_samples(engine, domain=self.domain):
             pred = torch.as_tensor(sample[pred_key]).reshape(1, -1, 2)
             label = torch.as_tensor(sample[label_key]).reshape(1, -1, 2)
             spacing = sample.get(spacing_key)

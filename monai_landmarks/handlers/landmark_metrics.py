@@ -54,19 +54,30 @@ class LandmarkMetricHandler(IgniteMetricHandler):
         output_transform: maps ``engine.state.output`` to ``(y_pred, y)``, ``(y_pred, y, spacing)`` or a dict
             with ``"y_pred"``, ``"y"`` and optionally ``"spacing"`` (see the module docstring).
         save_details: store the ``(N, K)`` radial errors in ``engine.state.metric_details[name]``.
+        domain: count only the samples of this domain (a universal model's per-domain metric); None for all.
     """
 
     def __init__(
-        self, metric_fn: RadialErrorMetric, output_transform: Callable = lambda x: x, save_details: bool = True
+        self,
+        metric_fn: RadialErrorMetric,
+        output_transform: Callable = lambda x: x,
+        save_details: bool = True,
+        domain: int | None = None,
     ) -> None:
         super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=save_details)
+        self.domain = domain
 
     def iteration_completed(self, engine: Engine) -> None:
         # Ignite would reject a mapping without every required key and unroll lists of per-image items.
         # A decollating evaluator keeps batch keys (ground truth, spacing) apart from its output: rejoin them.
         output = engine.state.output
-        if isinstance(output, list) and all(isinstance(o, Mapping) for o in output):
-            output = engine_samples(engine)
+        decollated = isinstance(output, list) and all(isinstance(o, Mapping) for o in output)
+        if self.domain is not None and not decollated:
+            raise ValueError("a per-domain landmark metric needs a decollating evaluator (decollate=True).")
+        if decollated:
+            output = engine_samples(engine, domain=self.domain)
+            if not output:  # a batch of another domain
+                return
         self.update(self._output_transform(output))
 
     @reinit__is_reduced
@@ -103,6 +114,7 @@ class MeanRadialError(LandmarkMetricHandler):
         wrist_width_mm: the assumed wrist width.
         output_transform: see :class:`LandmarkMetricHandler`.
         save_details: store the ``(N, K)`` radial errors in ``engine.state.metric_details``.
+        domain: count only the samples of this domain; None for all.
     """
 
     def __init__(
@@ -113,11 +125,12 @@ class MeanRadialError(LandmarkMetricHandler):
         wrist_width_mm: float = 50.0,
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
+        domain: int | None = None,
     ) -> None:
         metric_fn = MeanRadialErrorMetric(
             unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm
         )
-        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=save_details)
+        super().__init__(metric_fn, output_transform, save_details, domain)
 
 
 class SuccessDetectionRate(LandmarkMetricHandler):
@@ -127,7 +140,8 @@ class SuccessDetectionRate(LandmarkMetricHandler):
     Args:
         radius: the detection radius, in the metric's unit.
         strict: count ``error < radius`` (HTC/MMPose) instead of ``error <= radius``.
-        unit, spacing, wrist_pair, wrist_width_mm, output_transform, save_details: as :class:`MeanRadialError`.
+        unit, spacing, wrist_pair, wrist_width_mm, output_transform, save_details, domain: as
+            :class:`MeanRadialError`.
     """
 
     def __init__(
@@ -140,8 +154,9 @@ class SuccessDetectionRate(LandmarkMetricHandler):
         strict: bool = False,
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
+        domain: int | None = None,
     ) -> None:
         metric_fn = SuccessDetectionRateMetric(
             radius, unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, strict=strict
         )
-        super().__init__(metric_fn=metric_fn, output_transform=output_transform, save_details=save_details)
+        super().__init__(metric_fn, output_transform, save_details, domain)

@@ -1,0 +1,87 @@
+"""Handlers for a universal model validated on several domains in one evaluator.
+
+Each domain keeps its own unit protocol (mm for cephalograms, wrist-normalised mm for hands, pixels where there
+is no spacing), so its metrics and report are computed apart, over its own samples (``domain=`` filter). The
+model is selected by the mean of the per-domain MREs (``val_mre``), each in its own unit.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from monai.handlers import from_engine
+from monai.utils import min_version, optional_import
+
+from monai_landmarks.handlers.evaluation_report import LandmarkReportWriter
+from monai_landmarks.handlers.landmark_metrics import MeanRadialError, SuccessDetectionRate
+from monai_landmarks.utils.keys import Keys
+
+Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
+MetricsLambda, _ = optional_import("ignite.metrics", "0.4.4", min_version, "MetricsLambda")
+
+__all__ = ["SetSamplerEpoch", "domain_metrics", "domain_report_writers", "mean_metric"]
+
+_KEYS = [Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING]
+
+
+def _protocol_kwargs(protocol: dict) -> dict:
+    return {k: protocol[k] for k in ("unit", "wrist_pair", "wrist_width_mm") if k in protocol}
+
+
+def domain_metrics(names: Sequence[str], protocols: Sequence[dict], radius: float = 2.0) -> dict:
+    """``val_mre_<name>`` and ``val_sdr_<radius>_<name>`` handlers of every domain, in its own protocol.
+
+    Args:
+        names: one name per domain (index = domain).
+        protocols: one unit protocol per domain, as :func:`~monai_landmarks.data.datalists.error_protocol` gives.
+        radius: the SDR radius, in each domain's unit.
+    """
+    metrics = {}
+    for domain, (name, protocol) in enumerate(zip(names, protocols, strict=True)):
+        kwargs = {**_protocol_kwargs(protocol), "output_transform": from_engine(_KEYS), "domain": domain}
+        metrics[f"val_mre_{name}"] = MeanRadialError(**kwargs)
+        metrics[f"val_sdr_{radius:g}_{name}"] = SuccessDetectionRate(radius, **kwargs)
+    return metrics
+
+
+def mean_metric(metrics: dict, prefix: str = "val_mre_"):
+    """An Ignite metric: the mean of the metrics whose name starts with ``prefix`` (the per-domain MREs)."""
+    parts = [m for name, m in metrics.items() if name.startswith(prefix)]
+    if not parts:
+        raise ValueError(f"no metric named {prefix}* among {sorted(metrics)}.")
+    return MetricsLambda(lambda *values: sum(float(v) for v in values) / len(values), *parts)
+
+
+def domain_report_writers(
+    output_dir, names: Sequence[str], protocols: Sequence[dict], landmark_names: Sequence | None = None, **kwargs
+) -> list[LandmarkReportWriter]:
+    """One :class:`LandmarkReportWriter` per domain, writing to ``<output_dir>/<name>``.
+
+    Args:
+        landmark_names: one list of names (or None) per domain.
+        kwargs: passed to every writer (``num_overlays``, ``radii``, ...).
+    """
+    landmark_names = landmark_names or [None] * len(names)
+    return [
+        LandmarkReportWriter(
+            f"{output_dir}/{name}", **_protocol_kwargs(protocol), landmark_names=lm, domain=domain, **kwargs
+        )
+        for domain, (name, protocol, lm) in enumerate(zip(names, protocols, landmark_names, strict=True))
+    ]
+
+
+class SetSamplerEpoch:
+    """Tell a sampler the epoch when each epoch starts, so its order depends on the epoch (and survives resume).
+
+    MONAI's workflows do this for ``DistributedSampler`` only; :class:`~monai_landmarks.data.DomainBatchSampler`
+    needs it too.
+    """
+
+    def __init__(self, sampler) -> None:
+        self.sampler = sampler
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.EPOCH_STARTED, self)
+
+    def __call__(self, engine) -> None:
+        self.sampler.set_epoch(engine.state.epoch)

@@ -1,0 +1,88 @@
+"""Universal-model data: one-domain batches taking turns, per-domain transforms, per-domain datalists."""
+
+import pytest
+
+from monai_landmarks.data import (
+    DatasetError,
+    DomainBatchSampler,
+    DomainDataset,
+    domain_datalist,
+    domain_names,
+    domain_training_datalists,
+    generate_phantom_dataset,
+    per_domain,
+)
+
+DOMAINS = [0] * 10 + [1] * 7  # 4 + 3 batches of 3
+
+
+def _domain_of(batch):
+    assert len({DOMAINS[i] for i in batch}) == 1, batch
+    return DOMAINS[batch[0]]
+
+
+def test_batches_hold_one_domain_and_alternate():
+    batches = list(DomainBatchSampler(DOMAINS, 3, shuffle=False))
+    assert [_domain_of(b) for b in batches] == [0, 1, 0, 1, 0, 1, 0]
+    assert sorted(i for b in batches for i in b) == list(range(17))  # every sample once
+    assert len(batches) == len(DomainBatchSampler(DOMAINS, 3)) == 7
+
+
+def test_drop_last():
+    sampler = DomainBatchSampler(DOMAINS, 3, shuffle=False, drop_last=True)
+    batches = list(sampler)
+    assert all(len(b) == 3 for b in batches) and len(batches) == len(sampler) == 5
+
+
+def test_order_is_a_function_of_seed_and_epoch():
+    def draw(seed, epoch):
+        sampler = DomainBatchSampler(DOMAINS, 3, seed=seed)
+        sampler.set_epoch(epoch)
+        return list(sampler)
+
+    assert draw(0, 1) == draw(0, 1)  # a resumed run draws what an uninterrupted one would
+    assert draw(0, 1) != draw(0, 2) and draw(0, 1) != draw(1, 1)
+
+
+@pytest.mark.parametrize("even", [True, False])
+def test_distributed_ranks_share_the_domain_of_each_step(even):
+    ranks = [DomainBatchSampler(DOMAINS, 3, seed=3, num_replicas=2, rank=r, even_divisible=even) for r in (0, 1)]
+    for s in ranks:
+        s.set_epoch(5)
+    per_rank = [list(s) for s in ranks]
+    assert [len(b) for b in per_rank] == [len(s) for s in ranks]
+    seen = [i for batches in per_rank for b in batches for i in b]
+    if even:
+        assert len(per_rank[0]) == len(per_rank[1]) and set(seen) == set(range(17))
+        for a, b in zip(*per_rank, strict=True):
+            assert _domain_of(a) == _domain_of(b)  # DDP reduces gradients of one domain's modules at each step
+    else:
+        assert sorted(seen) == list(range(17))  # evaluation: nothing counted twice
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="batch_size"):
+        DomainBatchSampler(DOMAINS, 0)
+    with pytest.raises(ValueError, match="rank"):
+        DomainBatchSampler(DOMAINS, 2, num_replicas=2, rank=2)
+
+
+def test_domain_dataset_applies_each_domain_its_transform():
+    data = [{"domain": 0, "v": 1}, {"domain": 1, "v": 2}]
+    ds = DomainDataset(data, [lambda d: {**d, "t": "a"}, lambda d: {**d, "t": "b"}])
+    assert [ds[0]["t"], ds[1]["t"]] == ["a", "b"]
+    with pytest.raises(ValueError, match="domains"):
+        DomainDataset(data, [lambda d: d])
+
+
+def test_datalists_tag_domains(tmp_path):
+    roots = [generate_phantom_dataset(tmp_path / k, k, 4, 2, 2, size=(64, 80)) for k in ("head", "hand")]
+    train, val = domain_training_datalists(roots, num_val=1)
+    assert [d["domain"] for d in train] == [0] * 4 + [1] * 4 and [d["domain"] for d in val] == [0, 0, 1, 1]
+    test = domain_datalist(roots, ["test", "test"])
+    assert [d["domain"] for d in test] == [0, 0, 1, 1]
+    assert domain_names(roots) == ["synthetic_head", "synthetic_hand"]
+    with pytest.raises(ValueError, match="image_sizes has 1 entries but the bundle has 2 domains"):
+        per_domain([[64, 80]], roots, "image_sizes")
+    with pytest.raises(DatasetError, match="share a dataset name"):
+        domain_names([roots[0], roots[0]])
