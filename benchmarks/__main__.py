@@ -46,6 +46,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _speed_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--only", nargs="+", choices=list(SPEED_MODULES), default=list(SPEED_MODULES))
     p.add_argument("-k", dest="keyword", default=None, help="pytest -k expression to select cases")
+    p.add_argument("--tag", default=None, help="write speed_<module>-<tag>.json (parts of a module, merged by report)")
 
 
 def _accuracy_args(p: argparse.ArgumentParser) -> None:
@@ -63,8 +64,8 @@ def _report_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-figures", action="store_true", help="skip the PNG plots (no matplotlib needed)")
 
 
-def speed_command(module: str, results_dir: Path, keyword: str | None = None) -> list[str]:
-    name = Path(module).stem.removeprefix("bench_")
+def speed_command(module: str, results_dir: Path, keyword: str | None = None, tag: str | None = None) -> list[str]:
+    name = Path(module).stem.removeprefix("bench_") + (f"-{tag}" if tag else "")
     cmd = [sys.executable, "-m", "pytest", module, "--benchmark-enable", "-p", "no:cacheprovider", "-s", "-q"]
     cmd += [f"--benchmark-json={results_dir / f'speed_{name}.json'}"]
     return cmd + (["-k", keyword] if keyword else [])
@@ -74,7 +75,7 @@ def run_speed(args: argparse.Namespace) -> int:
     args.results_dir.mkdir(parents=True, exist_ok=True)
     status = 0
     for name in args.only:
-        cmd = speed_command(SPEED_MODULES[name], args.results_dir, args.keyword)
+        cmd = speed_command(SPEED_MODULES[name], args.results_dir, args.keyword, args.tag)
         print("[benchmarks] " + " ".join(cmd), flush=True)
         status |= subprocess.run(cmd, cwd=ROOT, env=os.environ | {"PYTHONPATH": str(ROOT)}).returncode
     return status

@@ -82,7 +82,7 @@ SUITES = {
         bundle="htc_hand",
         dataset="dha_hand_sample",
         model_overrides={"image_size": [256, 320], "width_multiplier": 0.25},
-        train_overrides={"max_epochs": 20, "val_interval": 5, "num_val": 2},
+        train_overrides={"max_epochs": 40, "val_interval": 10, "num_val": 2},
         evaluations=(
             Evaluation(
                 "dha_wrist", "dha_hand_sample", "train", "hand: mm normalised to a 50 mm wrist width, all 7 images"
