@@ -1,0 +1,67 @@
+"""Training of a bundle from the MONAI Label datastore: each image's ``final`` label is a landmarks JSON file
+(format in :mod:`monai_landmarks.apps.monailabel.labels`), turned into the datalist items the bundle's
+``train.json`` already reads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from monai.bundle import ConfigParser
+from monailabel.tasks.train.bundle import BundleTrainTask
+
+from monai_landmarks.apps.monailabel.labels import bundle_landmark_names, label_sample
+from monai_landmarks.utils.keys import Keys
+
+__all__ = ["MODEL_KEYS", "LandmarkTrainTask"]
+
+#: settings that shape the network and its input; training takes them from the served ``inference.json`` so the
+#: weights it writes are the ones inference loads (``train.json`` derives them from ``dataset_dir`` instead).
+MODEL_KEYS = ("num_landmarks", "image_size", "width_multiplier", "channels", "levels")
+
+#: ``train.json``'s run without ``ResumeFromLatest``: a new request trains for its own ``max_epochs`` from
+#: ``model.pt`` (MONAI Label's checkpoint loader) instead of resuming a finished run and stopping at once.
+RUN = ["$@train#checkpoint_saver.attach(@train#trainer)", "$@train#trainer.run()"]
+
+
+class LandmarkTrainTask(BundleTrainTask):
+    """Train task of one bundle folder.
+
+    Args:
+        path: the bundle folder (``configs/train.json``, ``configs/inference.json``; weights go to ``models/``).
+        conf: the app's ``--conf`` settings.
+        overrides: config values set on top of both configs, as for the infer task.
+    """
+
+    def __init__(self, path: str, conf: dict, overrides: dict | None = None) -> None:
+        self.overrides = dict(overrides or {})
+        self.landmark_names = bundle_landmark_names(path)
+        super().__init__(path, conf)
+        self.model_settings = self._model_settings(path)
+
+    def _model_settings(self, path: str) -> dict:
+        infer = ConfigParser()
+        infer.read_config(f"{path}/configs/inference.json")
+        for key, value in self.overrides.items():
+            infer[key] = value
+        return {k: infer.get_parsed_content(k) for k in MODEL_KEYS if k in infer.config and k in self.bundle_config.config}
+
+    def _fetch_datalist(self, request, datastore):
+        return [label_sample(d["image"], d["label"], self.landmark_names) for d in super()._fetch_datalist(request, datastore)]
+
+    def _update_overrides(self, overrides):
+        samples = overrides[self.const.key_train_dataset_data()] + (
+            overrides.get(self.const.key_validate_dataset_data()) or []
+        )
+        calibrated = all(np.isfinite(s[Keys.SPACING]).all() for s in samples)
+        overrides.update(self.overrides)
+        overrides.update(self.model_settings)
+        overrides.update(
+            {
+                # the schedules read max_epochs, MONAI Label sets only the trainer's
+                "max_epochs": overrides[self.const.key_train_trainer_max_epochs()],
+                "landmark_names": self.landmark_names,
+                "protocol": {"unit": "mm" if calibrated else "px"},
+                "run": RUN,
+            }
+        )
+        return overrides
