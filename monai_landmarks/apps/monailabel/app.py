@@ -5,9 +5,10 @@ Settings (``monailabel start_server ... --conf KEY VALUE``):
 
 - ``bundles``: comma-separated bundle folders, each with ``configs/`` (a copy of ``bundles/<name>/configs``) and
   ``models/model.pt``; the model is called by the folder's name. Training writes its weights back there.
-- ``overrides``: JSON object ``{"<bundle name>": {"<config key>": value}}`` set on top of that bundle's
-  ``inference.json`` and ``train.json``, for example ``{"htc_ceph": {"width_multiplier": 0.25,
-  "image_size": [128, 160]}}`` for weights trained on the synthetic profile.
+- ``overrides``: a JSON file (or JSON text without spaces: the ``monailabel`` script splits arguments at spaces)
+  holding ``{"<bundle name>": {"<config key>": value}}``, set on top of that bundle's ``inference.json`` and
+  ``train.json``; for example ``{"htc_ceph": {"width_multiplier": 0.25, "image_size": [128, 160]}}`` for weights
+  trained on the synthetic profile.
 """
 
 from __future__ import annotations
@@ -48,12 +49,12 @@ def served_bundles(conf: dict) -> dict[str, Path]:
 
 
 def bundle_overrides(conf: dict, names) -> dict[str, dict]:
-    """The ``overrides`` setting, checked: an object of objects keyed by served bundle names."""
+    """The ``overrides`` setting (JSON text or a JSON file), checked: an object of objects keyed by bundle names."""
     text = conf.get("overrides") or "{}"
     try:
-        overrides = json.loads(text)
-    except json.JSONDecodeError as err:
-        raise ValueError(f"--conf overrides: not JSON ({err}).") from None
+        overrides = json.loads(text if text.lstrip().startswith("{") else Path(text).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as err:
+        raise ValueError(f"--conf overrides: neither JSON nor a readable JSON file ({err}).") from None
     if not isinstance(overrides, dict) or not all(isinstance(v, dict) for v in overrides.values()):
         raise ValueError('--conf overrides: expected {"<bundle name>": {"<config key>": value}}.')
     unknown = sorted(set(overrides) - set(names))

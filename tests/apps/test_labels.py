@@ -1,0 +1,108 @@
+"""The landmarks label format of the MONAI Label app (no ``monailabel`` needed)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+
+from monai_landmarks.apps.monailabel import APP_DIR
+from monai_landmarks.apps.monailabel.labels import (
+    LandmarkLabelError,
+    bundle_landmark_names,
+    centroids,
+    check_label_file,
+    label_sample,
+    parse_label,
+    parse_spacing,
+)
+from monai_landmarks.utils.keys import Keys
+
+NAMES = ["sella", "Nasion", "orbitale"]
+
+
+def test_app_folder_has_the_module_monailabel_loads():
+    assert (APP_DIR / "main.py").is_file()
+
+
+@pytest.mark.parametrize("bundle, count, first", [("htc_ceph", 19, "sella"), ("htc_hand", 37, None)])
+def test_bundle_landmark_names_come_from_metadata(bundle, count, first):
+    from pathlib import Path
+
+    names = bundle_landmark_names(Path(__file__).resolve().parents[2] / "bundles" / bundle)
+    assert len(names) == count == len(set(names))
+    assert first is None or names[0] == first
+
+
+def test_names_and_indices_fill_channel_order_and_leave_the_rest_missing():
+    record = {"landmarks": [{"name": "nasion", "x": 3.0, "y": 4.5}, {"index": 0, "x": 1, "y": 2}], "spacing_mm": 0.1}
+    points, spacing = parse_label(record, NAMES)
+    np.testing.assert_allclose(points[:2], [[1, 2], [3, 4.5]])
+    assert np.isnan(points[2]).all()
+    np.testing.assert_allclose(spacing, [0.1, 0.1])
+
+
+def test_inference_result_round_trips_as_a_label():
+    points = np.array([[10.0, 20.0], [30.0, 40.0], [50.0, 60.0]])
+    from monai_landmarks.handlers.prediction_writer import prediction_record
+
+    record = prediction_record(points, np.ones(3), None, NAMES)
+    record["centroids"] = {n: [str(x), str(y)] for n, (x, y) in zip(NAMES, points, strict=True)}
+    parsed, spacing = parse_label(json.loads(json.dumps(record)), NAMES)
+    np.testing.assert_allclose(parsed, points)
+    assert np.isnan(spacing).all()
+
+
+def test_centroids_skip_missing_landmarks():
+    assert centroids([[1.0, 2.0], [math.nan, math.nan], [5.0, 6.0]], NAMES) == [
+        {"sella": [1.0, 2.0]},
+        {"orbitale": [5.0, 6.0]},
+    ]
+
+
+@pytest.mark.parametrize(
+    "record, message",
+    [
+        ([1, 2], "expected a JSON object"),
+        ({}, "'landmarks' must be a non-empty list"),
+        ({"landmarks": []}, "'landmarks' must be a non-empty list"),
+        ({"landmarks": [7]}, "expected an object"),
+        ({"landmarks": [{"x": 1, "y": 2}]}, "needs a 'name' or an 'index'"),
+        ({"landmarks": [{"name": "chin", "x": 1, "y": 2}]}, "unknown landmark name 'chin'"),
+        ({"landmarks": [{"name": "", "x": 1, "y": 2}]}, "non-empty string"),
+        ({"landmarks": [{"index": 3, "x": 1, "y": 2}]}, "'index' must be an integer >= 0 below 3"),
+        ({"landmarks": [{"index": True, "x": 1, "y": 2}]}, "'index' must be an integer"),
+        ({"landmarks": [{"index": 0, "x": 1, "y": 2}, {"name": "SELLA", "x": 1, "y": 2}]}, "given twice"),
+        ({"landmarks": [{"index": 0, "x": "1", "y": 2}]}, "finite numbers"),
+        ({"landmarks": [{"index": 0, "x": math.inf, "y": 2}]}, "finite numbers"),
+        ({"landmarks": [{"index": 0, "x": 1}]}, "finite numbers"),
+        ({"landmarks": [{"index": 0, "x": -3, "y": 2}]}, "outside the image"),
+        ({"landmarks": [{"index": 0, "x": 1, "y": 2}], "spacing_mm": 0}, "spacing_mm must be a positive"),
+        ({"landmarks": [{"index": 0, "x": 1, "y": 2}], "spacing_mm": [1, 2, 3]}, "spacing_mm must be a positive"),
+    ],
+)
+def test_malformed_labels_raise_naming_the_input(record, message):
+    with pytest.raises(LandmarkLabelError, match="label.json") as err:
+        parse_label(record, NAMES, "label.json")
+    assert message in str(err.value)
+
+
+def test_parse_spacing_rejects_booleans():
+    with pytest.raises(LandmarkLabelError):
+        parse_spacing(True, "request")
+
+
+def test_label_files(tmp_path):
+    good = tmp_path / "head0001.json"
+    good.write_text(json.dumps({"landmarks": [{"name": "orbitale", "x": 5, "y": 6}]}))
+    check_label_file(good, [["a", "b"], NAMES])  # fits the second model
+    with pytest.raises(LandmarkLabelError, match="unknown landmark name"):
+        check_label_file(good, [["a", "b"]])
+    sample = label_sample(tmp_path / "head0001.png", good, NAMES)
+    assert sample[Keys.LANDMARKS].shape == (1, 3, 2) and sample[Keys.IMAGE_ID] == "head0001"
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(b"\xff\xfe{")
+    with pytest.raises(LandmarkLabelError, match="bad.json: not a landmarks JSON file"):
+        check_label_file(bad, [NAMES])
