@@ -8,8 +8,11 @@ whose result file is missing says so instead of showing a table.
 from __future__ import annotations
 
 import json
+import shlex
 from datetime import datetime, timezone
 from pathlib import Path
+
+from benchmarks.provenance import ROOT
 
 # the issue's timing of the original GU2Net code on this kind of machine (2 threads, batch 2, 512 x 416, fp32)
 GU2NET_ORIGINAL_QUOTED = {"train": 0.19, "infer": 0.75}
@@ -77,6 +80,14 @@ def _load(info: dict) -> str:
     return f"{_f(start)} -> {_f(end)}" if start is not None else _f(end)
 
 
+def _command(cmd: str | None) -> str:
+    """A recorded command as one would type it from the repository root (relative paths, double quotes)."""
+    if not cmd:
+        return "-"
+    words = [w.replace(str(ROOT) + "/", "").replace(str(ROOT.parent / "shared"), "../shared") for w in shlex.split(cmd)]
+    return " ".join(f'"{w}"' if any(c in w for c in " '[]$") else w for w in words)
+
+
 def _provenance_line(info: dict) -> str:
     commit = info.get("git_commit", info.get("commit", "unknown"))
     return (
@@ -119,22 +130,37 @@ def accuracy_section(acc: dict) -> list[str]:
         "schedule that trains on two shared CPU cores, not the published configuration, so it is expected to be "
         "well behind the published figures. Published rows are quoted as published, with their protocol.",
         "",
-        f"Training command (`python -m benchmarks accuracy --suite {any_rec['suite']}` runs it, then the evaluations; "
-        f"{training.get('threads', '?')} torch thread(s)): `{training.get('command')}`",
+        f"Command of the whole suite: `python -m benchmarks accuracy --suite {any_rec['suite']}`. It trains with "
+        f"`{_command(training.get('command'))}` ({training.get('threads', '?')} torch thread), unless that run folder "
+        "already holds the last epoch's checkpoint"
+        + (" (as here: the run was found finished and reused)" if training.get("ran_now") is False else "")
+        + ", then runs the evaluations below and collects the bundle's `metrics.json` and `per_image.csv`.",
         "",
-        f"Training: {training.get('epochs_done', '?')} epochs in {_f(training.get('wall_seconds'), 0)} s wall "
-        "(from the run's files: TensorBoard start to last checkpoint), on cores shared with other work.",
+        f"Training took {training.get('epochs_done', '?')} epochs in {_f(training.get('wall_seconds'), 0)} s wall "
+        "(from the run's files: TensorBoard start to last checkpoint) on cores shared with other engineers' "
+        "training and test runs; the checkpoint evaluated is the one of the best validation MRE "
+        f"({_best_validation(training)}).",
         "",
     ]
     lines += _isbi_table(acc) + _cross_table(acc) + _published_htc()
     lines += ["### Evaluation commands", ""]
     for name, rec in acc.items():
-        if "eval_command" in rec:
-            lines.append(f"- `{name}` ({rec['eval_wall_seconds']} s, load {_load(rec)}): `{rec['eval_command']}`")
+        if "summary" in rec:  # a protocol computed from another evaluation's predictions
+            lines.append(f"- `{name}`: computed from the `isbi2015_mean` predictions (`gu2net_grid_errors`)")
         else:
-            lines.append(f"- `{name}`: derived from the `isbi2015_mean` predictions by `benchmarks/accuracy.py`")
-    lines += ["", _provenance_line(any_rec), ""]
+            cmd = _command(rec["eval_command"])
+            lines.append(f"- `{name}` ({rec['eval_wall_seconds']} s, load {_load(rec)}): `{cmd}`")
+    device = _provenance_line(any_rec).replace(" torch threads)", " torch threads in the collecting process)")
+    lines += ["", f"{device} Bundle runs: {training.get('threads', '?')} torch thread (`OMP_NUM_THREADS`).", ""]
     return lines
+
+
+def _best_validation(training: dict) -> str:
+    history = training.get("validation_history") or []
+    if not history:
+        return "validation history not found"
+    best = min(history, key=lambda r: float(r["val_mre"]))
+    return f"epoch {best['epoch']}, validation MRE {float(best['val_mre']):.2f} mm on images 131-150"
 
 
 def _isbi_table(acc: dict) -> list[str]:
@@ -484,6 +510,8 @@ def _overlay_lines(acc: dict) -> list[str]:
     lines = []
     for rec in acc.values():
         for path in rec.get("overlays", []):
+            if not (ROOT / path).is_file():
+                continue
             rel = Path(path).relative_to("benchmarks")
             lines.append(f"![{Path(path).stem}]({rel.as_posix()})")
     if lines:
