@@ -64,8 +64,9 @@ def served(tmp_path_factory):
     shutil.copytree(ROOT / "bundles" / MODEL / "configs", bundle / "configs")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "2"}
     start = time.time()
-    _run([sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", str(bundle / "configs/train.json"),
-          "--bundle_root", str(bundle), "--data_root", str(data), "--epochs_synthetic", str(EPOCHS)], 900, env=env)  # fmt: skip
+    config = str(bundle / "configs" / "train.json")
+    _run([sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", config, "--bundle_root",
+          str(bundle), "--data_root", str(data), "--epochs_synthetic", str(EPOCHS)], 900, env=env)  # fmt: skip
     train_s = time.time() - start
     test = load_datalist(data, split="test")
     studies = tmp / "studies"
@@ -202,8 +203,8 @@ def test_fifty_concurrent_inference_requests(served):
 def test_labels_train_the_model(served):
     url, bundle = served["url"], served["bundle"]
     for item in served["test"][:3]:
-        label = {"landmarks": [{"index": k, "x": float(x), "y": float(y)} for k, (x, y) in enumerate(item["landmarks"][0])],
-                 "spacing_mm": [1.0, 1.0]}  # fmt: skip
+        points = enumerate(item["landmarks"][0].tolist())
+        label = {"landmarks": [{"index": k, "x": x, "y": y} for k, (x, y) in points], "spacing_mm": [1.0, 1.0]}
         r = requests.put(f"{url}/datastore/label", params={"image": _image_id(item), "tag": "final"},
                          files={"label": ("label.json", json.dumps(label).encode())}, timeout=60)  # fmt: skip
         assert r.status_code == 200, r.text

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import HTTPException
@@ -23,7 +24,6 @@ from monailabel.config import settings
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.app import MONAILabelApp
 
-from importlib.metadata import version
 from monai_landmarks.apps.monailabel.infer import LandmarkInferTask
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, check_label_file
 from monai_landmarks.apps.monailabel.train import LandmarkTrainTask

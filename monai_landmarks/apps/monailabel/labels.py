@@ -115,7 +115,9 @@ def parse_label(record, names: Sequence[str] | None, where: str = "label") -> tu
         LandmarkLabelError: any departure from the format in the module docstring.
     """
     if not isinstance(record, dict):
-        raise LandmarkLabelError(f"{where}: expected a JSON object with a 'landmarks' list, got {type(record).__name__}.")
+        raise LandmarkLabelError(
+            f"{where}: expected a JSON object with a 'landmarks' list, got {type(record).__name__}."
+        )
     entries = record.get("landmarks")
     if not isinstance(entries, list) or not entries:
         raise LandmarkLabelError(f"{where}: 'landmarks' must be a non-empty list of {{name or index, x, y}} objects.")
@@ -126,7 +128,7 @@ def parse_label(record, names: Sequence[str] | None, where: str = "label") -> tu
     for i, entry in enumerate(entries):
         at = f"{where}: landmarks[{i}]"
         if not isinstance(entry, dict):
-            raise LandmarkLabelError(f"{at}: expected an object like {{\"name\": ..., \"x\": ..., \"y\": ...}}.")
+            raise LandmarkLabelError(f'{at}: expected an object like {{"name": ..., "x": ..., "y": ...}}.')
         slot = _slot(entry, lookup, count, at)
         if slot in seen:
             raise LandmarkLabelError(f"{at}: landmark {slot!r} is given twice.")

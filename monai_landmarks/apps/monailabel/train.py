@@ -43,10 +43,15 @@ class LandmarkTrainTask(BundleTrainTask):
         infer.read_config(f"{path}/configs/inference.json")
         for key, value in self.overrides.items():
             infer[key] = value
-        return {k: infer.get_parsed_content(k) for k in MODEL_KEYS if k in infer.config and k in self.bundle_config.config}
+        return {
+            k: infer.get_parsed_content(k) for k in MODEL_KEYS if k in infer.config and k in self.bundle_config.config
+        }
 
     def _fetch_datalist(self, request, datastore):
-        return [label_sample(d["image"], d["label"], self.landmark_names) for d in super()._fetch_datalist(request, datastore)]
+        return [
+            label_sample(d["image"], d["label"], self.landmark_names)
+            for d in super()._fetch_datalist(request, datastore)
+        ]
 
     def _update_overrides(self, overrides):
         samples = overrides[self.const.key_train_dataset_data()] + (
