@@ -112,7 +112,7 @@ def _points(k: int, size: tuple[int, int]) -> torch.Tensor:
 
 def _record(benchmark, group: str, name: str, **info) -> None:
     benchmark.group = group
-    benchmark.extra_info.update(ENV | info)
+    benchmark.extra_info.update(ENV | {"load_average_1min": _load()} | info)
     stats = getattr(benchmark, "stats", None)
     if stats is not None and not benchmark.disabled:
         s = stats.stats
@@ -133,7 +133,7 @@ def _ours(size, sigma=SIGMA):
 def test_zeros_baseline(benchmark, case):
     k, size = SIZES[case]
     benchmark.pedantic(torch.zeros, args=(k, *size), rounds=15, warmup_rounds=2)
-    _record(benchmark, case, "zeros", size=size, K=k)
+    _record(benchmark, case, "zeros", size=size, K=k, batch_size=1)
 
 
 @pytest.mark.parametrize("case", list(SIZES))
@@ -142,7 +142,7 @@ def test_ours_generate(benchmark, case):
     transform, data = _ours(size), {"landmarks": _points(k, size)}
     out = benchmark.pedantic(transform, args=(data,), rounds=15, warmup_rounds=2)
     assert out["heatmap"].shape == (k, *size)
-    _record(benchmark, case, "ours", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE)
+    _record(benchmark, case, "ours", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE, batch_size=1)
 
 
 @pytest.mark.parametrize("case", list(SIZES))
@@ -153,7 +153,7 @@ def test_monai_generate(benchmark, case):
     rounds = 3 if size[0] > 1000 else 5
     out = benchmark.pedantic(transform, args=(data,), rounds=rounds, warmup_rounds=1)
     assert out["landmarks_heatmap"].shape == (k, *size)
-    _record(benchmark, case, "monai", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE)
+    _record(benchmark, case, "monai", size=size, K=k, sigma=SIGMA, truncate=TRUNCATE, batch_size=1)
 
 
 INNER = 5  # calls of the fast operations per round, averaged (a single millisecond call is at the scheduler's mercy)
@@ -262,7 +262,7 @@ def test_decode(benchmark, name):
     heatmaps = GenerateHeatmapsd(keys="p", spatial_size=size, levels=((1, SIGMA),), heatmap_key="h", as_tuple=False)
     batch = torch.stack([heatmaps({"p": points[i : i + 1]})["h"] for i in range(b)])
     benchmark.pedantic(DECODERS[name], args=(batch,), rounds=15, warmup_rounds=2)
-    _record(benchmark, "decode", name, size=size, K=k, batch=b)
+    _record(benchmark, "decode", name, size=size, K=k, batch_size=b)
 
 
 @pytest.fixture(scope="module", autouse=True)
