@@ -105,7 +105,7 @@ def test_report_from_fake_results(tmp_path):
     text = write_report(tmp_path, tmp_path / "README.md", figures=False)
     assert (tmp_path / "README.md").read_text() == text
     assert "| gu2net | (2, 1, 416, 512) | train | 0.400 (0.350) | 700 |" in text  # measured row
-    assert "2.00x" in text and "train: 2.00x median (met)" in text  # GU2Net bar
+    assert "2.00x" in text and "2.00x median (met)" in text  # GU2Net bar
     assert "150x" in text and ">= 100x: met" in text  # heatmap target
     assert "(published" in text and "(measured, CPU-scale)" in text
     assert "No GPU was lent" in text
