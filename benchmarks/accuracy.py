@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.provenance import FIGURES_DIR, RESULTS_DIR, ROOT, load_average, record
+from benchmarks.provenance import RESULTS_DIR, ROOT, load_average, record
 
 SEED = 0  # the bundles' own seed (train.json "seed")
 RADII = (2.0, 2.5, 3.0, 4.0)
@@ -243,8 +243,14 @@ def _landmark_box(row: dict, size: tuple[int, int], margin: float = 0.15) -> tup
     return max(0, int(box[0])), max(0, int(box[1])), min(size[0], int(box[2]) + 1), min(size[1], int(box[3]) + 1)
 
 
-def _copy_overlays(report_dir: Path, name: str, figures_dir: Path = FIGURES_DIR, width: int = 360) -> list[str]:
-    """The best and worst overlay, cropped to the landmarks and shrunk (the images stay out of the repository)."""
+# Overlays of dataset images are derived from images without a redistribution licence: they stay out of git.
+DATASET_OVERLAYS_DIR = ROOT / "runs" / "benchmarks" / "overlays"
+
+
+def _copy_overlays(
+    report_dir: Path, name: str, figures_dir: Path = DATASET_OVERLAYS_DIR, width: int = 360
+) -> list[str]:
+    """The best and worst overlay, cropped to the landmarks and shrunk, kept beside the runs (not committed)."""
     from PIL import Image
 
     rows = {r["image_id"]: r for r in _per_image(report_dir / "per_image.csv")}

@@ -12,7 +12,7 @@ import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 
-from benchmarks.provenance import ROOT
+from benchmarks.provenance import FIGURES_DIR, ROOT
 
 # the issue's timing of the original GU2Net code on this kind of machine (2 threads, batch 2, 512 x 416, fp32)
 GU2NET_ORIGINAL_QUOTED = {"train": 0.19, "infer": 0.75}
@@ -205,7 +205,7 @@ def _best_validation(training: dict) -> str:
     if not history:
         return "validation history not found"
     best = min(history, key=lambda r: float(r["val_mre"]))
-    return f"epoch {best['epoch']}, validation MRE {float(best['val_mre']):.2f} mm on images 131-150"
+    return f"epoch {best['epoch']}, validation MRE {float(best['val_mre']):.2f} on the held-out validation images"
 
 
 def _isbi_table(acc: dict) -> list[str]:
@@ -556,16 +556,19 @@ def _sweep_figure(plt, speed: dict, path: Path) -> None:
     plt.close(fig)
 
 
+SYNTHETIC_OVERLAYS = sorted(FIGURES_DIR.glob("overlay_synthetic_*.png"))
+
+
 def _overlay_lines(acc: dict) -> list[str]:
-    lines = []
-    for rec in acc.values():
-        for path in rec.get("overlays", []):
-            if not (ROOT / path).is_file():
-                continue
-            rel = Path(path).relative_to("benchmarks")
-            lines.append(f"![{Path(path).stem}]({rel.as_posix()})")
+    """Committed example overlays are of synthetic phantoms; those of dataset images are only listed by path."""
+    lines = [f"![{p.stem}]({p.relative_to(FIGURES_DIR.parent).as_posix()})" for p in SYNTHETIC_OVERLAYS]
     if lines:
-        lines = ["Best and worst test image of each evaluation (the bundle's report writer, shrunk):", "", *lines, ""]
+        lines = ["Best and worst test phantom of the `htc_ceph` default run (green: truth, red: prediction):", "",
+                 *lines, ""]  # fmt: skip
+    local = [path for rec in acc.values() for path in rec.get("overlays", [])]
+    if local:
+        lines += ["Overlays of the dataset evaluations are written beside the runs and not committed (the datasets "
+                  "carry no redistribution licence): " + ", ".join(f"`{p}`" for p in local) + ".", ""]  # fmt: skip
     return lines
 
 

@@ -76,7 +76,7 @@ class GU2Net(nn.Module):
     are handled as in the original (max-pool floors, the upsampled map is zero-padded to the skip's size), so the
     output always has the input's size.
 
-    Speed (same function and parameters as the original; measured in ``benchmarks/NETWORKS.md``):
+    Speed (same function and parameters as the original; measured in ``benchmarks/README.md``):
 
     * ``layout="auto"`` runs the local net in the channels-last (NHWC) layout, where oneDNN (CPU) runs depthwise
       and 1x1 convolutions 2-3x faster than in NCHW; the global net's dense 3x3 convolutions run NCHW while
