@@ -160,15 +160,15 @@ def _suite_intro(suite: str, rec: dict) -> list[str]:
         f"**{rec['label']}.**",
         "",
         f"Command of the whole suite: `python -m benchmarks accuracy --suite {suite}`. It trains with "
-        f"`{_command(training.get('command'))}` ({training.get('threads', '?')} torch thread), unless that run folder "
+        f"`{_command(training.get('command'))}` ({training.get('threads', '?')} torch threads), unless that run folder "
         "already holds the last epoch's checkpoint"
         + (" (as here: the run was found finished and reused)" if training.get("ran_now") is False else "")
         + ", then runs the evaluations and collects the bundle's `metrics.json` and `per_image.csv`.",
         "",
         f"Training took {training.get('epochs_done', '?')} epochs in {_f(training.get('wall_seconds'), 0)} s wall "
-        "(from the run's files: TensorBoard start to last checkpoint) on cores shared with other engineers' "
-        "training and test runs; the checkpoint evaluated is the one of the best validation MRE "
-        f"({_best_validation(training)}).",
+        "(from the run's files: TensorBoard start to last checkpoint; 1-minute load average "
+        f"{_f(rec.get('load_average_1min'), 2)} when this evaluation was recorded, 2 being our own two threads); "
+        f"the checkpoint evaluated is the one of the best validation MRE ({_best_validation(training)}).",
         "",
     ]
 
