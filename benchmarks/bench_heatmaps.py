@@ -21,7 +21,7 @@ import ctypes
 import os
 import platform
 import statistics
-import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -33,6 +33,9 @@ from monai.transforms import GenerateHeatmapd
 
 from monai_landmarks.codecs import decode_argmax, decode_argmax_shift, decode_dark, decode_soft_argmax
 from monai_landmarks.transforms.heatmap import GenerateHeatmapsd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from benchmarks.provenance import cpu_name, git_commit  # noqa: E402
 
 THREADS = 2
 SEED = 0
@@ -78,21 +81,9 @@ def _load() -> str:
 LOAD_AT_START = _load()
 
 
-def _commit() -> str:
-    """Short commit hash, with ``+dirty`` when the working tree differs from it; ``unknown`` without git."""
-    try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, timeout=10)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True, timeout=10)
-        if head.returncode != 0:
-            return "unknown"
-        return head.stdout.strip() + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 ENV = {
     "seed": SEED,
-    "commit": _commit(),
+    "commit": git_commit(),
     "torch": torch.__version__,
     "monai": monai.__version__,
     "numpy": np.__version__,
@@ -281,16 +272,6 @@ def summary():
     REPORT.write_text(new)
 
 
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
 def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
@@ -332,7 +313,7 @@ def _markdown() -> str:
         BEGIN,
         "## Gaussian targets and decoders (`benchmarks/bench_heatmaps.py`)",
         "",
-        f"Command: `{COMMAND}`. Machine: {ENV['device']}, {_cpu_name()}; "
+        f"Command: `{COMMAND}`. Machine: {ENV['device']}, {cpu_name()}; "
         f"torch {ENV['torch']}, MONAI {ENV['monai']}, numpy {ENV['numpy']}, Python {ENV['python']}; "
         f"commit {ENV['commit']}, seed {SEED}; allocator: {ALLOCATOR} (see `_pin_allocator`). "
         f"Sigma {SIGMA} px, window {TRUNCATE} sigmas, one sample, dictionary transforms on both sides "

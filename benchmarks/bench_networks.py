@@ -33,7 +33,6 @@ import ctypes
 import gc
 import json
 import os
-import platform
 import resource
 import statistics
 import subprocess
@@ -42,7 +41,6 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import monai
 import pytest
 import torch
 import torch.nn.functional as F
@@ -58,6 +56,9 @@ from _reference_htc import load_from as load_htc_reference  # noqa: E402
 
 from monai_landmarks.networks import HTC, GU2Net  # noqa: E402
 
+sys.path.insert(0, str(ROOT))
+from benchmarks.provenance import record  # noqa: E402
+
 SEED = 0
 BATCH = 2
 THREADS = 2
@@ -72,43 +73,15 @@ HTC_SIZES = {"xcat": ((608, 480), 13), "isbi2023": ((1024, 1216), 29)}
 # ----------------------------------------------------------------------------------------------- provenance
 
 
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, timeout=10)
-        return out.stdout.strip() if out.returncode == 0 and out.stdout.strip() else "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
-
-
-def _device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{_cpu_name()} ({os.cpu_count()} logical CPUs, {torch.get_num_threads()} threads)"
-
-
 def _provenance(device: torch.device, size: tuple[int, int], in_channels: int, batch: int = BATCH) -> dict:
-    return {
-        "seed": SEED,
-        "git_commit": _git_commit(),
-        "torch": torch.__version__,
-        "monai": monai.__version__,
-        "python": platform.python_version(),
-        "device": _device_name(device),
-        "threads": torch.get_num_threads(),
-        "batch_size": batch,
-        "input_shape": [batch, in_channels, *size],
-        "load_average_1min_at_end": os.getloadavg()[0],  # our 2 threads alone give ~2; more = shared cores
-    }
+    return record(
+        SEED,
+        device=str(device),
+        threads=torch.get_num_threads(),
+        batch_size=batch,
+        input_shape=[batch, in_channels, *size],
+        load_average_1min_at_end=os.getloadavg()[0],  # our 2 threads alone give ~2; more = shared cores
+    )
 
 
 # ----------------------------------------------------------------------------------------------- memory
@@ -259,6 +232,21 @@ def _fill_timing(benchmark, seconds: list[float], batch: int = BATCH) -> None:
     benchmark.extra_info["images_per_s_median"] = batch / statistics.median(seconds)
 
 
+def _interleaved(benchmark, steps: dict, rounds: int) -> dict[object, list[float]]:
+    """Seconds of each step per round, the steps taking turns within every round so that they share the load."""
+    times: dict[object, list[float]] = {k: [] for k in steps}
+    benchmark.extra_info["load_average_1min_at_start"] = os.getloadavg()[0]
+
+    def one_round():
+        for key, step in steps.items():
+            t0 = time.perf_counter()
+            step()
+            times[key].append(time.perf_counter() - t0)
+
+    benchmark.pedantic(one_round, rounds=rounds, iterations=1, warmup_rounds=1)
+    return times
+
+
 def _probe_main(model_name: str, variant: str, mode: str, size_key: str) -> dict:
     """In a fresh process: build one case, then the resident-set growth of two steps (the first one warms up)."""
     torch.set_num_threads(THREADS)
@@ -359,17 +347,7 @@ def test_gu2net_speedup_interleaved(benchmark, mode):
     for variant in ("gu2net_original", ours_variant):
         module, forward = _model("gu2net", variant, 19, device)
         steps[variant] = _make_step(module, forward, x, loss_fn, make_opt, base_mode)
-    times: dict[str, list[float]] = {k: [] for k in steps}
-    benchmark.extra_info["load_average_1min_at_start"] = os.getloadavg()[0]
-
-    def pair():
-        for name, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[name].append(time.perf_counter() - t0)
-
-    rounds = max(ROUNDS, 4)
-    benchmark.pedantic(pair, rounds=rounds, iterations=1, warmup_rounds=1)
+    times = _interleaved(benchmark, steps, rounds=max(ROUNDS, 4))
     base, ours = (v[1:] or v for v in times.values())
     benchmark.extra_info.update(_provenance(device, GU2NET_SIZE, 1))
     benchmark.extra_info.update(
@@ -409,16 +387,7 @@ def test_batch_sweep(benchmark, model_name, variant, size_key, mode):
     for batch in SWEEP_BATCHES[mode]:
         x, loss_fn, make_opt, in_channels = _data(model_name, size, out_channels, device, batch=batch)
         steps[batch] = _make_step(module, forward, x, loss_fn, make_opt, mode)
-    times: dict[int, list[float]] = {b: [] for b in steps}
-    benchmark.extra_info["load_average_1min_at_start"] = os.getloadavg()[0]
-
-    def sweep():
-        for batch, step in steps.items():
-            t0 = time.perf_counter()
-            step()
-            times[batch].append(time.perf_counter() - t0)
-
-    benchmark.pedantic(sweep, rounds=2, iterations=1, warmup_rounds=1)
+    times = _interleaved(benchmark, steps, rounds=2)
     benchmark.extra_info.update(_provenance(device, size, in_channels, batch=max(steps)))
     benchmark.extra_info.update(
         {

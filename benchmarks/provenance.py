@@ -14,12 +14,11 @@ FIGURES_DIR = ROOT / "benchmarks" / "figures"
 
 def git_commit() -> str:
     """Short commit hash, with ``+dirty`` when tracked files differ from it; ``unknown`` without git."""
+    git = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 10}
     try:
-        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"], cwd=ROOT, capture_output=True, text=True
-        )
-    except OSError:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], **git)
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], **git)
+    except (OSError, subprocess.SubprocessError):
         return "unknown"
     if head.returncode != 0:
         return "unknown"
