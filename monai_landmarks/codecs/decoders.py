@@ -31,6 +31,7 @@ __all__ = [
     "decode_argmax_shift",
     "decode_dark",
     "decode_soft_argmax",
+    "decode_softmax",
     "decoder_function",
 ]
 
@@ -42,6 +43,7 @@ class HeatmapDecoder(StrEnum):
     ARGMAX_SHIFT = "argmax_shift"  #: peak plus a quarter pixel toward the higher neighbour (HTC, MMPose)
     DARK = "dark"  #: Taylor expansion of the log-heatmap at the peak (Zhang et al., CVPR 2020)
     SOFT_ARGMAX = "soft_argmax"  #: weighted mean of a window around the peak
+    SOFTMAX = "softmax"  #: spatial softmax of logits, then the mean position in a window around the peak
 
 
 def _flat(heatmaps: torch.Tensor) -> tuple[torch.Tensor, tuple[int, ...]]:
@@ -226,11 +228,29 @@ def decode_soft_argmax(
     return _finish(position, value, lead, stride)
 
 
+def decode_softmax(heatmaps: torch.Tensor, stride: int = 1, radius: int = 5) -> tuple[torch.Tensor, torch.Tensor]:
+    """For logit heatmaps trained with a spatial softmax (the refiner's): softmax over each channel's pixels,
+    then the probability-weighted mean position in a window around the peak (:func:`decode_soft_argmax` with
+    ``beta = 1``).
+
+    The confidence is the probability mass inside that window, in ``[0, 1]``: how sure the network is that the
+    landmark lies within ``radius`` heatmap pixels of the returned position.
+    """
+    flat, lead = _flat(heatmaps)
+    prob = torch.softmax(flat.flatten(1).to(torch.float32), dim=1).view_as(flat)
+    points, _ = decode_soft_argmax(prob, stride=1, radius=radius, beta=1.0)  # (N, 2) heatmap pixels
+    peak, _ = _peak(prob)
+    around, _ = _patch(prob, peak, radius)
+    mass = around.sum(dim=(1, 2))
+    return _finish(points, mass, lead, stride)
+
+
 _DECODERS: dict[HeatmapDecoder, Callable[..., tuple[torch.Tensor, torch.Tensor]]] = {
     HeatmapDecoder.ARGMAX: decode_argmax,
     HeatmapDecoder.ARGMAX_SHIFT: decode_argmax_shift,
     HeatmapDecoder.DARK: decode_dark,
     HeatmapDecoder.SOFT_ARGMAX: decode_soft_argmax,
+    HeatmapDecoder.SOFTMAX: decode_softmax,
 }
 
 

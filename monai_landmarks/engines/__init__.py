@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from .batch import LandmarkTargetLoss, PrepareLandmarkBatch, as_levels
+from .cascade import PatchRefinement, RefineLandmarksd, image_spacing, load_refiner, refinement_from_file
 from .inferers import FlipTestInferer
 
-__all__ = ["FlipTestInferer", "LandmarkTargetLoss", "PrepareLandmarkBatch", "as_levels"]
+__all__ = [
+    "FlipTestInferer",
+    "LandmarkTargetLoss",
+    "PatchRefinement",
+    "PrepareLandmarkBatch",
+    "RefineLandmarksd",
+    "as_levels",
+    "image_spacing",
+    "load_refiner",
+    "refinement_from_file",
+]

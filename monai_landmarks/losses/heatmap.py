@@ -19,10 +19,11 @@ __all__ = ["HeatmapLoss", "HeatmapLossType", "MultiResolutionHeatmapLoss"]
 
 
 class HeatmapLossType(StrEnum):
-    """Pixel-wise loss of :class:`HeatmapLoss`: mean squared error or binary cross-entropy."""
+    """Loss of :class:`HeatmapLoss`: mean squared error, binary cross-entropy, or spatial-softmax cross-entropy."""
 
     MSE = "mse"
     BCE = "bce"
+    SOFTMAX_CE = "softmax_ce"
 
 
 class HeatmapLoss(_Loss):
@@ -41,8 +42,14 @@ class HeatmapLoss(_Loss):
     input is a logit and the numerically stable ``binary_cross_entropy_with_logits`` is used. Probability
     BCE is computed in float32 outside autocast, where PyTorch does not allow it.
 
+    ``kind="softmax_ce"`` treats each channel as logits of a distribution over its pixels: the cross-entropy of
+    the spatial softmax against the target normalised to sum 1 (the patch refiner's loss). Plain MSE on patch
+    heatmaps did not start learning in a probe (REFERENCE section 8): an all-zero output already scores well,
+    while a softmax must put its mass somewhere. With ``reduction="mean"`` it is averaged over landmarks, not
+    pixels; ``"none"`` gives the per-pixel terms, which sum to the cross-entropy.
+
     Args:
-        kind: ``"mse"`` or ``"bce"``.
+        kind: ``"mse"``, ``"bce"`` or ``"softmax_ce"``.
         reduction: ``"mean"``: the weighted sum divided by the number of pixels of the landmarks with a
             non-zero weight; ``"sum"``: the weighted sum over pixels, landmarks and images; ``"none"``: the
             weighted pixel-wise loss ``(B, K, *spatial)``, zero for missing landmarks.
@@ -93,8 +100,8 @@ class HeatmapLoss(_Loss):
         total = loss.sum()
         if self.reduction == LossReduction.SUM.value:
             return total
-        num_pixels = present.sum() * pred[0, 0].numel()
-        return total / num_pixels.clamp(min=1)
+        per_channel = 1 if self.kind == HeatmapLossType.SOFTMAX_CE else pred[0, 0].numel()
+        return total / (present.sum() * per_channel).clamp(min=1)
 
     @staticmethod
     def _weights(weights: torch.Tensor | None, pred: torch.Tensor) -> torch.Tensor:
@@ -111,6 +118,11 @@ class HeatmapLoss(_Loss):
     def _pixel_loss(self, pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         if self.kind == HeatmapLossType.MSE:
             return (pred - target) ** 2
+        if self.kind == HeatmapLossType.SOFTMAX_CE:
+            spatial = tuple(range(2, pred.ndim))
+            log_prob = torch.log_softmax(pred.float().flatten(2), dim=2).view(pred.shape)
+            mass = target.float().sum(dim=spatial, keepdim=True)
+            return (-target.float() / mass.clamp_min(1e-12) * log_prob).to(pred.dtype)
         if self.from_logits:
             return F.binary_cross_entropy_with_logits(pred, target, reduction="none")
         with torch.autocast(device_type=pred.device.type, enabled=False):

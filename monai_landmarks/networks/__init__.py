@@ -13,7 +13,7 @@ from monai_landmarks.networks.blocks import (
     fuse_separable,
     to_layout,
 )
-from monai_landmarks.networks.nets import HTC, GU2Net, GU2NetDomain
+from monai_landmarks.networks.nets import HTC, GU2Net, GU2NetDomain, LandmarkRefiner
 
 __all__ = [
     "HTC",
@@ -25,6 +25,7 @@ __all__ = [
     "DomainSeparableConv",
     "GU2Net",
     "GU2NetDomain",
+    "LandmarkRefiner",
     "check_layout",
     "fold_batch_norm",
     "fold_preceding_batch_norm",

@@ -7,6 +7,7 @@ Intensity normalisation and augmentation come from MONAI unchanged (``NormalizeI
 from __future__ import annotations
 
 from .heatmap import DecodeHeatmapsd, GenerateHeatmapsd
+from .patches import LandmarkPatchesd, PatchesToImaged, extract_patches, image_to_patch, patch_to_image
 from .spatial import (
     INNER_OPERATIONS,
     LANDMARK_MATRIX,
@@ -25,8 +26,13 @@ __all__ = [
     "DecodeHeatmapsd",
     "GenerateHeatmapsd",
     "InvertLandmarksd",
+    "LandmarkPatchesd",
     "LandmarkResizeWithPadd",
     "LandmarkResized",
+    "PatchesToImaged",
     "RandLandmarkAffined",
     "RandLandmarkFlipd",
+    "extract_patches",
+    "image_to_patch",
+    "patch_to_image",
 ]

@@ -24,3 +24,6 @@ class Keys:
     PRED = "pred"  #: network output (heatmaps, or a tuple of them)
     PRED_LANDMARKS = "pred_landmarks"  #: decoded ``(1, K, 2)`` prediction in the same pixels as ``LANDMARKS``
     CONFIDENCE = "confidence"  #: ``(1, K)`` decoder confidence per landmark
+    PATCH_LANDMARKS = "patch_landmarks"  #: ``(1, K, 2)``, landmark ``k`` in the pixels of its own patch ``k``
+    PATCH_MATRIX = "patch_matrix"  #: ``(K, 3, 3)`` float64 patch -> image pixel affines (``transforms.patches``)
+    COARSE_LANDMARKS = "coarse_landmarks"  #: ``(1, K, 2)`` the coarse model's landmarks before refinement

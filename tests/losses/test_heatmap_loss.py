@@ -184,3 +184,31 @@ def test_multiresolution_errors():
 def test_multiresolution_illegal_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         MultiResolutionHeatmapLoss(**kwargs)
+
+
+def test_softmax_ce_is_the_cross_entropy_of_the_spatial_softmax():
+    pred = torch.randn(2, 3, 8, 6)
+    target = torch.rand(2, 3, 8, 6)
+    weights = torch.tensor([[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]])
+    loss = HeatmapLoss("softmax_ce")(pred, target, weights)
+    log_p = torch.log_softmax(pred.flatten(2), dim=2)
+    q = target.flatten(2) / target.flatten(2).sum(dim=2, keepdim=True)
+    ce = -(q * log_p).sum(dim=2)  # (B, K)
+    assert torch.allclose(loss, (ce * weights).sum() / weights.sum(), atol=1e-6)
+
+
+def test_softmax_ce_is_lowest_at_the_target():
+    target = torch.zeros(1, 1, 9, 9)
+    target[0, 0, 4, 4], target[0, 0, 3, 4] = 1.0, 0.5
+    near = torch.log(target + 1e-6)
+    far = near.roll(3, dims=2)
+    loss = HeatmapLoss("softmax_ce")
+    assert loss(near, target) < loss(far, target)
+
+
+def test_softmax_ce_ignores_nan_in_a_missing_channel():
+    pred = torch.randn(1, 2, 5, 5, requires_grad=True)
+    garbage = torch.where(torch.arange(2).view(1, 2, 1, 1) == 1, torch.full_like(pred, float("nan")), pred)
+    loss = HeatmapLoss("softmax_ce")(garbage, torch.rand(1, 2, 5, 5), torch.tensor([[1.0, 0.0]]))
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(pred.grad).all()

@@ -2,5 +2,6 @@
 
 from monai_landmarks.networks.nets.gu2net import GU2Net, GU2NetDomain
 from monai_landmarks.networks.nets.htc import HTC
+from monai_landmarks.networks.nets.refiner import LandmarkRefiner
 
-__all__ = ["GU2Net", "GU2NetDomain", "HTC"]
+__all__ = ["HTC", "GU2Net", "GU2NetDomain", "LandmarkRefiner"]
