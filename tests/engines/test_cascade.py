@@ -1,0 +1,91 @@
+"""The cascade's refinement step: geometry across resolutions, spacing precedence, weights checks, bad input."""
+
+import numpy as np
+import pytest
+import torch
+from monai.data import MetaTensor
+
+from monai_landmarks.engines import PatchRefinement, RefineLandmarksd, image_spacing, load_refiner
+from monai_landmarks.engines.cascade import refinement_from_file
+from monai_landmarks.handlers.checkpoint import SaveBestModel
+from monai_landmarks.networks import LandmarkRefiner
+
+SMALL = (4, 4, 8, 8, 8, 4)
+
+
+def _refiner(k=3, seed=0):
+    torch.manual_seed(seed)
+    return LandmarkRefiner(num_landmarks=k, features=SMALL).eval()
+
+
+def _image(size=(96, 80), seed=0, name="x.png"):
+    g = torch.Generator().manual_seed(seed)
+    pixels = torch.nn.functional.avg_pool2d(torch.rand(1, 1, *size, generator=g), 5, 1, 2)[0]  # smooth texture
+    return MetaTensor(pixels, meta={"filename_or_obj": name, "spacing": np.array([1.0, 1.0])})
+
+
+def test_image_and_its_2x_copy_give_the_same_landmarks():
+    refine = PatchRefinement(_refiner(), patch_size=32, patch_spacing_mm=0.5, iterations=2)
+    image = _image()
+    fine = image.repeat_interleave(2, dim=1).repeat_interleave(2, dim=2)  # 0.25 mm pixels of the same picture
+    coarse = torch.tensor([[[30.2, 40.7], [60.5, 20.1], [50.0, 60.3]]])
+    points, confidence = refine(image, coarse, spacing=[0.5, 0.5])
+    fine_points, _ = refine(fine, (coarse + 0.5) * 2 - 0.5, spacing=[0.25, 0.25])
+    back = (fine_points + 0.5) / 2 - 0.5
+    assert (points - back).norm(dim=-1).max() * 0.5 < 1e-3  # mm; the issue asks for 0.3 mm
+    assert ((confidence >= 0) & (confidence <= 1)).all()
+    assert not torch.allclose(points, coarse)  # the refiner did move them
+
+
+def test_no_refiner_passes_the_coarse_landmarks_through():
+    coarse = torch.tensor([[[3.0, 4.0]]])
+    out = RefineLandmarksd(refinement=None)({"pred_landmarks": coarse, "image_full": _image()})
+    assert torch.equal(out["pred_landmarks"], coarse) and torch.equal(out["coarse_landmarks"], coarse)
+
+
+def test_nan_coarse_landmark_is_a_clear_error_naming_the_file():
+    step = RefineLandmarksd(refinement=PatchRefinement(_refiner(), patch_size=16), default_spacing=0.2)
+    sample = {"pred_landmarks": torch.tensor([[[3.0, 4.0], [float("nan"), 1.0], [5.0, 5.0]]]), "image_full": _image()}
+    with pytest.raises(ValueError, match=r"x\.png: patch centres of landmarks \[1\] are NaN"):
+        step(sample)
+
+
+def test_spacing_precedence():
+    png = _image(name="a.png")
+    mha = MetaTensor(torch.zeros(1, 4, 4), meta={"filename_or_obj": "a.mha", "spacing": np.array([0.1, 0.1])})
+    assert image_spacing(png, override=0.3, default=0.2, dataset=[0.25, 0.25]).tolist() == [0.3, 0.3]
+    assert image_spacing(png, default=0.2, dataset=[0.25, 0.25]).tolist() == [0.25, 0.25]
+    assert image_spacing(png, default=0.2, dataset=[np.nan, np.nan]).tolist() == [0.2, 0.2]  # PNG header ignored
+    assert image_spacing(mha, default=0.2).tolist() == [0.1, 0.1]
+    with pytest.raises(ValueError, match="a.png: unknown pixel spacing"):
+        image_spacing(png)
+    with pytest.raises(ValueError, match="a.png: pixel spacing must be positive"):
+        image_spacing(png, override=-1.0)
+
+
+def _save(tmp_path, network, meta):
+    path = tmp_path / "refiner.pt"
+    saver = SaveBestModel(path, network, "val_mre", meta=meta)
+    saver(type("E", (), {"state": type("S", (), {"metrics": {"val_mre": 1.0}, "epoch": 1})()})())
+    return path
+
+
+def test_refiner_weights_round_trip_with_their_patch_settings(tmp_path):
+    path = _save(tmp_path, _refiner(seed=1), {"patch_size": 32, "patch_spacing_mm": 0.2})
+    loaded = load_refiner(path, _refiner(seed=2), patch_size=32, patch_spacing_mm=0.2)
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), _refiner(seed=1).state_dict().values()))
+    assert refinement_from_file(tmp_path / "absent.pt", _refiner()) is None
+
+
+@pytest.mark.parametrize(
+    "network, settings, match",
+    [
+        (lambda: _refiner(k=4), {}, "refiner.pt"),  # another landmark count
+        (_refiner, {"patch_size": 64}, r"refiner.pt: the refiner was trained with patch_size = 32"),
+        (_refiner, {"patch_spacing_mm": 0.1}, r"refiner.pt: .*patch_spacing_mm = 0.2"),
+    ],
+)
+def test_refiner_weights_that_do_not_fit_are_named(tmp_path, network, settings, match):
+    path = _save(tmp_path, _refiner(), {"patch_size": 32, "patch_spacing_mm": 0.2})
+    with pytest.raises(ValueError, match=match):
+        load_refiner(path, network(), **settings)
