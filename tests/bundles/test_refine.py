@@ -34,7 +34,7 @@ def _start_error(parser) -> float:
     return float(torch.cat(errors).nanmean())
 
 
-@pytest.mark.parametrize("name", ["htc_ceph"])
+@pytest.mark.parametrize("name", ["htc_ceph", "gu2net_ceph"])
 def test_refiner_beats_its_coarse_input(name, tmp_path):
     files = _configs(name)
     run("training", config_file=files, bundle_root=str(tmp_path), **QUICK)
