@@ -23,8 +23,10 @@ is not possible, ``ru_maxrss`` growth is reported instead (a lower bound).
 
 Baselines: ``*_original`` cases run independent, op-by-op restatements of the published implementations
 (``tests/networks/_reference_*.py``: NCHW, BatchNorm as separate ops, concatenations, the original's interpolations)
-with the same weights; ``test_gu2net_speedup_interleaved`` alternates original and ours round by round, so that
-the ratio is measured under the same machine load.
+with the same weights; they are our test oracles, not the released code (``htc_original`` keeps the two FPN convs
+whose results the original discards, so its parameter count is neither the released code's nor ours);
+``test_gu2net_speedup_interleaved`` alternates original and ours round by round, so that the ratio is measured under
+the same machine load.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))  # the benchmarks package lives beside the library
 
 from benchmarks.__main__ import build_parser, speed_command  # noqa: E402
 from benchmarks.accuracy import SUITES, eval_command, train_command  # noqa: E402
-from benchmarks.report import load_results, write_report  # noqa: E402
+from benchmarks.report import _command, load_results, write_report  # noqa: E402
 
 ENV = {"seed": 0, "git_commit": "abc1234", "torch": "2.13.0", "monai": "1.6.1", "device": "fake CPU"}
 
@@ -52,6 +52,7 @@ def _write_fake_results(folder: Path) -> None:
         "evaluation": "isbi2015_mean",
         "label": "CPU-scale: fake",
         "protocol": "ISBI 2015 test1, fake",
+        "dataset": "isbi2015_ceph",
         "eval_command": "python -m monai.bundle run evaluating ...",
         "eval_wall_seconds": 1.0,
         "training": {"command": "python -m monai.bundle run training ...", "epochs_done": 2, "wall_seconds": 5.0},
@@ -109,6 +110,25 @@ def test_report_from_fake_results(tmp_path):
     assert "150x" in text and ">= 100x: met" in text  # heatmap target
     assert "(published" in text and "(measured, CPU-scale)" in text
     assert "No GPU was lent" in text
+
+
+def test_report_states_our_data_and_htc_parameters(tmp_path):
+    _write_fake_results(tmp_path)
+    lines = write_report(tmp_path, tmp_path / "README.md", figures=False).splitlines()
+    measured = next(line for line in lines if line.startswith("| HTC `isbi2015_mean` (measured"))
+    assert "ISBI 2015 test1, fake; our images: the 'cepha400' JPEG copy" in measured and "0.2 mm/px" in measured
+    for paper in ("AFPF", "attention-guided"):  # literature rows assert no ground-truth convention
+        row = next(line for line in lines if line.startswith(f"| {paper}"))
+        assert "mean-of-annotators" not in row and "not verified here" in row
+    assert any(line.startswith("| released code, registered | 24,613,426 |") for line in lines)
+    assert any(line.startswith("| released code, used by its forward pass | 21,887,026 |") for line in lines)
+    assert any(line.startswith("| ours, `htc_original` (our test restatement") for line in lines)
+    assert sum("| 16.2M (paper) |" in line for line in lines) == 2
+
+
+def test_recorded_commands_are_relative_to_their_checkout():
+    cmd = "python -m monai.bundle run training --bundle_root /somewhere/else/checkout/runs/benchmarks/x --seed 0"
+    assert _command(cmd) == "python -m monai.bundle run training --bundle_root runs/benchmarks/x --seed 0"
 
 
 def test_report_figures(tmp_path):

@@ -68,8 +68,8 @@ def test_write_then_load_round_trip(tmp_path):
         assert Path(item[Keys.IMAGE]).is_absolute() and Path(item[Keys.IMAGE]).is_file()
         assert item[Keys.LANDMARKS].dtype == np.float32 and item[Keys.LANDMARKS].shape == (1, K, 2)
         np.testing.assert_allclose(item[Keys.LANDMARKS][0], by_id[item[Keys.IMAGE_ID]]["landmarks"], atol=1e-4)
-        np.testing.assert_array_equal(item[Keys.SPACING], np.float32([0.25, 0.25]))
-        assert item[Keys.SPACING].dtype == np.float32 and item[Keys.DOMAIN] == 0
+        np.testing.assert_array_equal(item[Keys.SPACING], [0.25, 0.25])
+        assert item[Keys.SPACING].dtype == np.float64 and item[Keys.DOMAIN] == 0
     assert np.isnan(items[2][Keys.LANDMARKS][0, 1]).all()
     meta = read_metadata(root)
     assert meta["num_landmarks"] == K and meta["landmark_names"] == list("abcd")
@@ -129,7 +129,7 @@ def test_per_image_sizes_annotators_and_columns(tmp_path):
     assert header == "image_id,split,file,landmark,x,y,x_senior,y_senior,x_junior,y_junior,n_annotators"
     senior = load_datalist(root, ground_truth="senior")
     np.testing.assert_allclose(senior[0][Keys.LANDMARKS][0], a["landmarks"] + 0.5, atol=1e-4)
-    np.testing.assert_array_equal(senior[1][Keys.SPACING], np.float32([0.1, 0.2]))
+    assert senior[1][Keys.SPACING].tolist() == [0.1, 0.2]  # float64: the decimals of dataset.json
     with pytest.raises(DatasetError, match=r"choose one of \['mean', 'senior', 'junior'\]"):
         load_datalist(root, ground_truth="resident")
 

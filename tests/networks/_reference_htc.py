@@ -4,7 +4,9 @@ Written for this project from the published description of seriee/Multiresolutio
 ``Hybrid_Transformer_CNN.py``, ``Deconv_fpn_neck.py``, the two heads): NCHW, three separate 1x1 convs A, B, V in
 the attention computed on ``(B, M, N)`` views as published, and the two FPN output convs whose results the
 original discards are evaluated too (as the original does, so the baseline costs what the original costs). It is
-not a copy of that code. Its dead parameters (see ``HTC``'s docstring) are left out here as well.
+not a copy of that code. The original's other dead parameters (see ``HTC``'s docstring) are left out, so it has the
+21,887,026 parameters the original uses plus the discarded convs' 1,180,160: 23,067,186 at K=13, not the 24,613,426
+the original registers.
 
 :func:`load_from` copies the weights of a :class:`monai_landmarks.networks.nets.HTC`.
 """

@@ -60,6 +60,10 @@ class TestPublishedSize:
         assert _count(net.neck) == 9 * 256 * (128 + 320 + 512) + 3 * 256 + 256 * 256 * 9 + 256
         assert _count(HTC(2, 3, 13, heads=(4,))) == _count(net) - _count(net.head_half)
 
+    def test_reference_adds_only_the_discarded_fpn_convs(self):
+        # the benchmark's htc_original: the used parameters plus two 3x3 256->256 convs whose results are discarded
+        assert _count(ReferenceHTC(3, 13)) == 21_887_026 + 2 * (256 * 256 * 9 + 256) == 23_067_186
+
 
 class TestSameFunctionAsOriginal:
     @pytest.mark.parametrize("layout", ["auto", "channels_last", "channels_first"])

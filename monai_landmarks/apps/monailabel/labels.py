@@ -60,9 +60,9 @@ def bundle_landmark_names(bundle_dir) -> list[str]:
 
 
 def parse_spacing(value, where: str) -> np.ndarray:
-    """``(2,)`` float32 mm per pixel from one positive number or ``[x, y]``; NaN when ``value`` is None."""
+    """``(2,)`` float64 mm per pixel from one positive number or ``[x, y]``; NaN when ``value`` is None."""
     if value is None:
-        return np.full(2, np.nan, dtype=np.float32)
+        return np.full(2, np.nan, dtype=np.float64)
     values = [value] * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
     if (
         not isinstance(values, (list, tuple))
@@ -70,7 +70,7 @@ def parse_spacing(value, where: str) -> np.ndarray:
         or not all(_is_number(v) and math.isfinite(v) and v > 0 for v in values)
     ):
         raise LandmarkLabelError(f"{where}: spacing_mm must be a positive number or [x, y], got {value!r}.")
-    return np.asarray(values, dtype=np.float32)
+    return np.asarray(values, dtype=np.float64)  # float32 would move SDR ties (see load_datalist)
 
 
 def _is_number(value) -> bool:
@@ -108,7 +108,7 @@ def parse_label(record, names: Sequence[str] | None, where: str = "label") -> tu
         where: what to call the input in error messages (a file name).
 
     Returns:
-        ``(points, spacing)``: ``(K, 2)`` float32 with NaN for missing landmarks, and ``(2,)`` float32 mm per pixel
+        ``(points, spacing)``: ``(K, 2)`` float32 with NaN for missing landmarks, and ``(2,)`` float64 mm per pixel
         (NaN when not given).
 
     Raises:

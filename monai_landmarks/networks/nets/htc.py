@@ -230,7 +230,11 @@ class HTC(nn.Module):
 
     @torch.no_grad()
     def _init_weights(self) -> None:
-        """As published: backbone convs N(0, sqrt(2 / fan_out)), neck Xavier-uniform, heads N(0, 0.001); biases 0."""
+        """Backbone convs N(0, sqrt(2 / fan_out)) (He fan-out), neck Xavier-uniform, heads N(0, 0.001); biases 0.
+
+        The backbone init is what the released code writes, not what it runs: it passes weight tensors to mmcv's
+        ``normal_init``, which expects modules, so the released backbone keeps PyTorch's default init.
+        """
         for m in self.stages.modules():
             if isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
