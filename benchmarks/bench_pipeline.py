@@ -45,9 +45,10 @@ CASES = {
 
 
 def _parser(bundle: str, overrides: dict, bundle_root: Path) -> ConfigParser:
-    parser = ConfigParser()
-    parser.read_config(ROOT / "bundles" / bundle / "configs" / "train.json")
     dataset_dir = str(DATASET_DIR) if (DATASET_DIR / "dataset.json").is_file() else None
+    configs = ROOT / "bundles" / bundle / "configs"
+    parser = ConfigParser()  # phantoms (the synthetic profile under the overrides) where the dataset is absent
+    parser.read_config([str(configs / "train.json")] + ([] if dataset_dir else [str(configs / "synthetic.json")]))
     parser.update({"bundle_root": str(bundle_root), "dataset_dir": dataset_dir, **overrides})
     parser.get_parsed_content("imports")
     return parser

@@ -11,7 +11,15 @@ from .converters import (
     convert_shenzhen,
     split_by_order,
 )
-from .datalists import error_protocol, resolve_dataset, training_datalists
+from .datalists import (
+    dataset_folder,
+    error_protocol,
+    image_datalist,
+    image_files,
+    phantom_dataset,
+    resolve_dataset,
+    training_datalists,
+)
 from .dataset_format import DatasetError, load_datalist, read_metadata, write_dataset
 from .image_reader import (
     ImageHeader,
@@ -47,14 +55,18 @@ __all__ = [
     "convert_isbi2015",
     "convert_labelme",
     "convert_shenzhen",
+    "dataset_folder",
     "domain_datalist",
     "domain_names",
     "domain_training_datalists",
     "error_protocol",
     "generate_phantom_dataset",
+    "image_datalist",
+    "image_files",
     "landmark_names",
     "load_datalist",
     "per_domain",
+    "phantom_dataset",
     "read_image",
     "read_image_header",
     "read_image_size",

@@ -1,5 +1,5 @@
-"""What a bundle needs from a dataset folder: the folder itself (or synthetic phantoms when none is set), the
-training and validation datalists, and the unit protocol its errors are reported in.
+"""What a bundle needs from its data: the dataset folder (or synthetic phantoms), the training and validation
+datalists, the unit protocol its errors are reported in, and the image files an inference run reads.
 """
 
 from __future__ import annotations
@@ -8,8 +8,69 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+from monai_landmarks.metrics.protocol import ErrorProtocol
 
-__all__ = ["error_protocol", "resolve_dataset", "training_datalists"]
+__all__ = [
+    "dataset_folder",
+    "error_protocol",
+    "image_datalist",
+    "image_files",
+    "phantom_dataset",
+    "resolve_dataset",
+    "training_datalists",
+]
+
+
+def dataset_folder(dataset_dir) -> Path:
+    """The dataset folder a real-data profile trains on.
+
+    Raises:
+        DatasetError: if ``dataset_dir`` is not set (saying how to train on phantoms instead), or holds no
+            ``dataset.json``.
+    """
+    if not dataset_dir:
+        raise DatasetError(
+            "dataset_dir is not set: give a folder in the dataset format with --dataset_dir, or train on synthetic "
+            "phantoms by adding the bundle's configs/synthetic.json, for example "
+            "--config_file \"['<bundle>/configs/train.json','<bundle>/configs/synthetic.json']\"."
+        )
+    root = Path(dataset_dir).expanduser()
+    if not (root / "dataset.json").is_file():
+        raise DatasetError(
+            f"{root}: not a landmark dataset folder (no dataset.json). Convert the data with "
+            "`monai-landmarks convert`, or train on synthetic phantoms with the bundle's configs/synthetic.json."
+        )
+    return root
+
+
+def phantom_dataset(
+    kind: str = "head",
+    cache_dir="./data",
+    num_train: int = 96,
+    num_val: int = 16,
+    num_test: int = 16,
+    size: Sequence[int] | None = None,
+    seed: int = 0,
+) -> Path:
+    """A synthetic phantom dataset, generated once into ``<cache_dir>/synthetic_<kind>_seed<seed>``.
+
+    An existing copy is reused when its generator version matches, and redrawn otherwise.
+
+    Args:
+        kind: ``"head"`` (19 landmarks) or ``"hand"`` (37).
+        cache_dir: the folder the dataset is kept in.
+        num_train, num_val, num_test, size, seed: phantom dataset settings.
+    """
+    from monai_landmarks.data.synthetic import GENERATOR_VERSION, generate_phantom_dataset
+
+    root = Path(cache_dir).expanduser() / f"synthetic_{kind}_seed{seed}"
+    cached = (root / "dataset.json").is_file()
+    if cached and read_metadata(root).get("generator_version") == GENERATOR_VERSION:
+        return root
+    return generate_phantom_dataset(
+        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed,
+        overwrite=cached,
+    )  # fmt: skip
 
 
 def resolve_dataset(
@@ -36,23 +97,8 @@ def resolve_dataset(
         DatasetError: if ``dataset_dir`` is set but holds no ``dataset.json``.
     """
     if dataset_dir:
-        root = Path(dataset_dir).expanduser()
-        if not (root / "dataset.json").is_file():
-            raise DatasetError(
-                f"{root}: not a landmark dataset folder (no dataset.json). Convert the data with "
-                "`monai-landmarks convert`, or leave dataset_dir empty to train on synthetic phantoms."
-            )
-        return root
-    from monai_landmarks.data.synthetic import GENERATOR_VERSION, generate_phantom_dataset
-
-    root = Path(cache_dir).expanduser() / f"synthetic_{kind}_seed{seed}"
-    cached = (root / "dataset.json").is_file()
-    if cached and read_metadata(root).get("generator_version") == GENERATOR_VERSION:
-        return root
-    return generate_phantom_dataset(
-        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed,
-        overwrite=cached,
-    )  # fmt: skip
+        return dataset_folder(dataset_dir)
+    return phantom_dataset(kind, cache_dir, num_train, num_val, num_test, size, seed)
 
 
 def training_datalists(
@@ -83,18 +129,46 @@ def training_datalists(
     return train[:-num_val], train[-num_val:]
 
 
-def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = 50.0) -> dict:
-    """The unit protocol of a dataset's errors, as keyword arguments of the landmark metrics.
+def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = 50.0) -> ErrorProtocol:
+    """The unit protocol of a dataset's errors, one object for every metric, handler and report of a bundle.
 
-    Calibrated spacing gives millimetres; a ``wrist_normalisation`` entry in ``dataset.json`` (or the
-    ``wrist_pair`` given here, for hand data without it) gives wrist-normalised millimetres; otherwise pixels.
+    Calibrated spacing gives millimetres; a ``wrist_normalisation`` entry in ``dataset.json`` (its pair and
+    width) or the ``wrist_pair`` and ``wrist_width_mm`` given here (hand data without it) give
+    wrist-normalised millimetres; otherwise pixels.
     """
     meta = read_metadata(root)
     if meta.get("pixel_spacing_mm"):
-        return {"unit": "mm"}
+        return ErrorProtocol("mm")
     wrist = meta.get("wrist_normalisation")
     if wrist:
-        return {"unit": "wrist", "wrist_pair": tuple(wrist["pair"]), "wrist_width_mm": float(wrist["width_mm"])}
+        return ErrorProtocol("wrist", wrist_pair=wrist["pair"], wrist_width_mm=wrist["width_mm"])
     if wrist_pair is not None:
-        return {"unit": "wrist", "wrist_pair": tuple(wrist_pair), "wrist_width_mm": float(wrist_width_mm)}
-    return {"unit": "px"}
+        return ErrorProtocol("wrist", wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm)
+    return ErrorProtocol("px")
+
+
+def image_files(folder) -> list[str]:
+    """The image files directly in ``folder`` (sorted; hidden files skipped): an inference run's input.
+
+    Raises:
+        FileNotFoundError: if ``folder`` is not a folder.
+        ValueError: if it holds no file, so a misspelt or empty input folder fails instead of predicting nothing.
+    """
+    folder = Path(folder).expanduser()
+    if not folder.is_dir():
+        raise FileNotFoundError(f"{folder}: no such input folder (set dataset_dir to a folder of images).")
+    files = sorted(str(f) for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    if not files:
+        raise ValueError(f"{folder}: no image files found (set dataset_dir to a folder of images).")
+    return files
+
+
+def image_datalist(files: Sequence[str]) -> list[dict]:
+    """A MONAI datalist of image files, ``[{"image": file}, ...]``.
+
+    Raises:
+        ValueError: if ``files`` is empty.
+    """
+    if not files:
+        raise ValueError("no input images: the list of image files is empty.")
+    return [{"image": str(f)} for f in files]

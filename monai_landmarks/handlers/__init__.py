@@ -11,12 +11,14 @@ from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
 from .metrics_history import MetricsHistory, lower_is_better
 from .prediction_writer import LandmarkPredictionWriter, prediction_record
+from .training_log import LossAndLearningRate, TrainingProgressBar, ValidationOverlayTensorBoard
 
 __all__ = [
     "AtomicCheckpointSaver",
     "LandmarkMetricHandler",
     "LandmarkPredictionWriter",
     "LandmarkReportWriter",
+    "LossAndLearningRate",
     "MeanRadialError",
     "MetricsHistory",
     "ResumeFromLatest",
@@ -24,6 +26,8 @@ __all__ = [
     "SeedEachEpoch",
     "SetSamplerEpoch",
     "SuccessDetectionRate",
+    "TrainingProgressBar",
+    "ValidationOverlayTensorBoard",
     "domain_metrics",
     "domain_report_writers",
     "latest_checkpoint",

@@ -14,6 +14,7 @@ from monai.utils import min_version, optional_import
 
 from monai_landmarks.handlers.evaluation_report import LandmarkReportWriter
 from monai_landmarks.handlers.landmark_metrics import MeanRadialError, SuccessDetectionRate
+from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
@@ -24,11 +25,7 @@ __all__ = ["SetSamplerEpoch", "domain_metrics", "domain_report_writers", "mean_m
 _KEYS = [Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING]
 
 
-def _protocol_kwargs(protocol: dict) -> dict:
-    return {k: protocol[k] for k in ("unit", "wrist_pair", "wrist_width_mm") if k in protocol}
-
-
-def domain_metrics(names: Sequence[str], protocols: Sequence[dict], radius: float = 2.0) -> dict:
+def domain_metrics(names: Sequence[str], protocols: Sequence[ErrorProtocol], radius: float = 2.0) -> dict:
     """``val_mre_<name>`` and ``val_sdr_<radius>_<name>`` handlers of every domain, in its own protocol.
 
     Args:
@@ -38,7 +35,7 @@ def domain_metrics(names: Sequence[str], protocols: Sequence[dict], radius: floa
     """
     metrics = {}
     for domain, (name, protocol) in enumerate(zip(names, protocols, strict=True)):
-        kwargs = {**_protocol_kwargs(protocol), "output_transform": from_engine(_KEYS), "domain": domain}
+        kwargs = {"protocol": protocol, "output_transform": from_engine(_KEYS), "domain": domain}
         metrics[f"val_mre_{name}"] = MeanRadialError(**kwargs)
         metrics[f"val_sdr_{radius:g}_{name}"] = SuccessDetectionRate(radius, **kwargs)
     return metrics
@@ -53,7 +50,11 @@ def mean_metric(metrics: dict, prefix: str = "val_mre_"):
 
 
 def domain_report_writers(
-    output_dir, names: Sequence[str], protocols: Sequence[dict], landmark_names: Sequence | None = None, **kwargs
+    output_dir,
+    names: Sequence[str],
+    protocols: Sequence[ErrorProtocol],
+    landmark_names: Sequence | None = None,
+    **kwargs,
 ) -> list[LandmarkReportWriter]:
     """One :class:`LandmarkReportWriter` per domain, writing to ``<output_dir>/<name>``.
 
@@ -64,7 +65,7 @@ def domain_report_writers(
     landmark_names = landmark_names or [None] * len(names)
     return [
         LandmarkReportWriter(
-            f"{output_dir}/{name}", **_protocol_kwargs(protocol), landmark_names=lm, domain=domain, **kwargs
+            f"{output_dir}/{name}", protocol=protocol, landmark_names=lm, domain=domain, **kwargs
         )
         for domain, (name, protocol, lm) in enumerate(zip(names, protocols, landmark_names, strict=True))
     ]

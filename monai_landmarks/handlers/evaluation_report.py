@@ -19,7 +19,7 @@ import torch
 from monai.utils import min_version, optional_import
 
 from monai_landmarks.handlers.engine_output import engine_samples
-from monai_landmarks.metrics import DEFAULT_RADII, RadialErrorMetric, landmark_error_report
+from monai_landmarks.metrics import DEFAULT_RADII, ErrorProtocol, RadialErrorMetric, landmark_error_report
 from monai_landmarks.utils.dist import gather_lists, is_main_process
 from monai_landmarks.utils.io import atomic_write_json, atomic_write_text
 from monai_landmarks.utils.keys import Keys
@@ -51,6 +51,8 @@ class LandmarkReportWriter:
         num_overlays: how many best and worst images get an overlay picture (0 for none).
         pred_key, label_key, spacing_key, id_key: sample keys read.
         domain: report only the samples of this domain (a universal model's per-domain report); None for all.
+        protocol: an :class:`~monai_landmarks.metrics.ErrorProtocol`; replaces ``unit``, ``spacing``,
+            ``wrist_pair`` and ``wrist_width_mm`` when given.
     """
 
     def __init__(
@@ -69,15 +71,14 @@ class LandmarkReportWriter:
         spacing_key: str = Keys.SPACING,
         id_key: str = Keys.IMAGE_ID,
         domain: int | None = None,
+        protocol: ErrorProtocol | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.domain = domain
-        self.metric = RadialErrorMetric(
-            unit=unit, spacing=spacing, wrist_pair=tuple(wrist_pair), wrist_width_mm=wrist_width_mm
-        )
-        self.protocol = {"unit": unit, "spacing": spacing, "strict_sdr": strict}
-        if unit == "wrist":
-            self.protocol.update(wrist_pair=list(wrist_pair), wrist_width_mm=wrist_width_mm)
+        if protocol is None:
+            protocol = ErrorProtocol(unit, spacing, wrist_pair, wrist_width_mm)
+        self.metric = RadialErrorMetric(protocol=protocol)
+        self.protocol = {**protocol.to_dict(), "strict_sdr": strict}
         self.radii = tuple(float(r) for r in radii)
         self.strict = strict
         self.landmark_names = list(landmark_names) if landmark_names is not None else None

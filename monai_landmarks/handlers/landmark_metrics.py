@@ -28,6 +28,7 @@ from monai.utils import IgniteInfo, min_version, optional_import
 
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.metrics import (
+    ErrorProtocol,
     ErrorUnit,
     MeanRadialErrorMetric,
     RadialErrorMetric,
@@ -115,6 +116,8 @@ class MeanRadialError(LandmarkMetricHandler):
         output_transform: see :class:`LandmarkMetricHandler`.
         save_details: store the ``(N, K)`` radial errors in ``engine.state.metric_details``.
         domain: count only the samples of this domain; None for all.
+        protocol: an :class:`~monai_landmarks.metrics.ErrorProtocol`; replaces ``unit``, ``spacing``,
+            ``wrist_pair`` and ``wrist_width_mm`` when given.
     """
 
     def __init__(
@@ -126,9 +129,10 @@ class MeanRadialError(LandmarkMetricHandler):
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
         domain: int | None = None,
+        protocol: ErrorProtocol | None = None,
     ) -> None:
         metric_fn = MeanRadialErrorMetric(
-            unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm
+            unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, protocol=protocol
         )
         super().__init__(metric_fn, output_transform, save_details, domain)
 
@@ -140,7 +144,7 @@ class SuccessDetectionRate(LandmarkMetricHandler):
     Args:
         radius: the detection radius, in the metric's unit.
         strict: count ``error < radius`` (HTC/MMPose) instead of ``error <= radius``.
-        unit, spacing, wrist_pair, wrist_width_mm, output_transform, save_details, domain: as
+        unit, spacing, wrist_pair, wrist_width_mm, output_transform, save_details, domain, protocol: as
             :class:`MeanRadialError`.
     """
 
@@ -155,8 +159,10 @@ class SuccessDetectionRate(LandmarkMetricHandler):
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
         domain: int | None = None,
+        protocol: ErrorProtocol | None = None,
     ) -> None:
         metric_fn = SuccessDetectionRateMetric(
-            radius, unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, strict=strict
-        )
+            radius, unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, strict=strict,
+            protocol=protocol,
+        )  # fmt: skip
         super().__init__(metric_fn, output_transform, save_details, domain)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from .baselines import mean_shape, mean_shape_report
 from .landmark_error import (
     DEFAULT_RADII,
+    ErrorProtocol,
     ErrorUnit,
     MeanRadialErrorMetric,
     RadialErrorMetric,
@@ -14,6 +15,7 @@ from .landmark_error import (
 
 __all__ = [
     "DEFAULT_RADII",
+    "ErrorProtocol",
     "ErrorUnit",
     "MeanRadialErrorMetric",
     "RadialErrorMetric",

@@ -27,12 +27,14 @@ from typing import Any
 import numpy as np
 import torch
 from monai.metrics import CumulativeIterationMetric
-from monai.utils import StrEnum, convert_to_tensor, look_up_option
+from monai.utils import convert_to_tensor
 
+from monai_landmarks.metrics.protocol import ErrorProtocol, ErrorUnit
 from monai_landmarks.utils.coords import SPATIAL_DIMS, distance, missing_mask, wrist_scale
 
 __all__ = [
     "DEFAULT_RADII",
+    "ErrorProtocol",
     "RADIUS_RTOL",
     "ErrorUnit",
     "MeanRadialErrorMetric",
@@ -45,20 +47,6 @@ DEFAULT_RADII = (2.0, 2.5, 3.0, 4.0)
 #: Relative distance from a radius within which an error is a tie with it. Float64 arithmetic moves an exact tie
 #: by about 1e-16 of the radius, float32 spacings or errors by about 1e-7; a millionth is 2 nm at 2 mm.
 RADIUS_RTOL = 1e-6
-
-
-class ErrorUnit(StrEnum):
-    """The unit radial errors are reported in.
-
-    - ``mm``: millimetres from a calibrated pixel spacing (per image or constant).
-    - ``px``: pixels of the image the coordinates refer to.
-    - ``wrist``: millimetres under the hand protocol, where the ground-truth distance between two landmarks
-      (the wrist width) is taken as a fixed length (see :func:`monai_landmarks.utils.coords.wrist_scale`).
-    """
-
-    MM = "mm"
-    PX = "px"
-    WRIST = "wrist"
 
 
 def _check_radii(radii: Sequence[float]) -> tuple[float, ...]:
@@ -224,6 +212,8 @@ class RadialErrorMetric(CumulativeIterationMetric):
         radii: SDR radii, in the unit of the errors.
         strict: SDR counts ``error < r`` instead of ``error <= r``.
         ddof: 0 for the population SD (default), 1 for the sample SD.
+        protocol: an :class:`~monai_landmarks.metrics.protocol.ErrorProtocol`; when given it replaces ``unit``,
+            ``spacing``, ``wrist_pair`` and ``wrist_width_mm`` (a bundle builds one and passes it everywhere).
 
     Example::
 
@@ -243,33 +233,21 @@ class RadialErrorMetric(CumulativeIterationMetric):
         radii: Sequence[float] = DEFAULT_RADII,
         strict: bool = False,
         ddof: int = 0,
+        protocol: ErrorProtocol | None = None,
     ) -> None:
         super().__init__()
-        self.unit = look_up_option(unit, ErrorUnit)
-        self.spacing = self._check_constant_spacing(spacing)
-        if len(wrist_pair) != 2 or wrist_pair[0] == wrist_pair[1] or min(wrist_pair) < 0:
-            raise ValueError(f"wrist_pair must be two different non-negative landmark indices, got {wrist_pair}.")
-        self.wrist_pair = (int(wrist_pair[0]), int(wrist_pair[1]))
-        if not (np.isfinite(wrist_width_mm) and wrist_width_mm > 0):
-            raise ValueError(f"wrist_width_mm must be positive and finite, got {wrist_width_mm}.")
-        self.wrist_width_mm = float(wrist_width_mm)
+        if protocol is None:
+            protocol = ErrorProtocol(unit, spacing, wrist_pair, wrist_width_mm)
+        self.protocol = protocol
+        self.unit = protocol.unit
+        self.spacing = None if protocol.spacing is None else torch.tensor(protocol.spacing, dtype=torch.float64)
+        self.wrist_pair = protocol.wrist_pair
+        self.wrist_width_mm = protocol.wrist_width_mm
         self.radii = _check_radii(radii)
         if ddof < 0:
             raise ValueError(f"ddof must be >= 0, got {ddof}.")
         self.strict = strict
         self.ddof = ddof
-
-    def _check_constant_spacing(self, spacing) -> torch.Tensor | None:
-        if spacing is None:
-            return None
-        if self.unit != ErrorUnit.MM:
-            raise ValueError(f"spacing is only used with unit='mm', got unit={self.unit.value!r}.")
-        s = torch.as_tensor(spacing, dtype=torch.float64).reshape(-1)
-        if s.numel() == 1:
-            s = s.repeat(SPATIAL_DIMS)
-        if s.numel() != SPATIAL_DIMS or not (torch.isfinite(s).all() and (s > 0).all()):
-            raise ValueError(f"spacing must be a positive scalar or (sx, sy) in mm per pixel, got {spacing}.")
-        return s
 
     def __call__(self, y_pred, y=None, spacing=None):  # type: ignore[override]
         """Buffer the radial errors of one batch and return them, ``(B, K)`` float64.

@@ -54,6 +54,9 @@ class GenerateHeatmapsd(MapTransform):
         ref_key: image key read when ``spatial_size="auto"``.
         peak, truncate, dtype, weight_partial: see :class:`~monai_landmarks.codecs.GaussianHeatmapCodec`.
         as_tuple: write a tuple of levels; False (one level only) writes a plain tensor.
+        codec: a :class:`~monai_landmarks.codecs.MultiResolutionHeatmapCodec` to encode with; when given it
+            replaces ``levels``, ``peak``, ``truncate``, ``dtype`` and ``weight_partial``, so a bundle defines
+            its codec once and shares it with :class:`DecodeHeatmapsd`.
         allow_missing_keys: skip absent keys instead of raising.
 
     Example::
@@ -76,14 +79,18 @@ class GenerateHeatmapsd(MapTransform):
         weight_partial: bool = False,
         as_tuple: bool = True,
         allow_missing_keys: bool = False,
+        codec: MultiResolutionHeatmapCodec | None = None,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         if isinstance(spatial_size, str) and spatial_size != AUTO:
             raise ValueError(f"spatial_size must be (W, H) or {AUTO!r}, got {spatial_size!r}.")
         size = None if isinstance(spatial_size, str) else spatial_size
-        self.codec = MultiResolutionHeatmapCodec(
-            size, levels, peak=peak, truncate=truncate, dtype=dtype, weight_partial=weight_partial
-        )
+        if codec is None:
+            codec = MultiResolutionHeatmapCodec(
+                None, levels, peak=peak, truncate=truncate, dtype=dtype, weight_partial=weight_partial
+            )
+        self.codec = codec
+        self.size = size
         self.single = not as_tuple
         if self.single and len(self.codec.codecs) > 1:
             raise ValueError(f"as_tuple=False needs a single level, got {len(self.codec.codecs)} levels.")
@@ -98,7 +105,7 @@ class GenerateHeatmapsd(MapTransform):
 
     def _spatial_size(self, data: Mapping) -> tuple[int, ...] | None:
         if not self.auto_size:
-            return None
+            return tuple(self.size)
         if self.ref_key not in data:
             raise ValueError(f"spatial_size='auto' reads the image at {self.ref_key!r}, which this sample lacks.")
         shape = tuple(data[self.ref_key].shape)
@@ -136,6 +143,9 @@ class DecodeHeatmapsd(MapTransform):
         landmarks_key: output key(s) of the landmarks, one per key.
         confidence_key: output key(s) of the confidence, one per key; None to skip.
         allow_missing_keys: skip absent keys instead of raising.
+        codec: a :class:`~monai_landmarks.codecs.MultiResolutionHeatmapCodec` to decode with (the one the
+            targets were generated with); when given it replaces ``levels``, ``decoder``, ``decoder_args``,
+            ``fuse`` and ``truncate``.
     """
 
     def __init__(
@@ -149,11 +159,14 @@ class DecodeHeatmapsd(MapTransform):
         landmarks_key: KeysCollection = Keys.PRED_LANDMARKS,
         confidence_key: KeysCollection | None = Keys.CONFIDENCE,
         allow_missing_keys: bool = False,
+        codec: MultiResolutionHeatmapCodec | None = None,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
-        self.codec = MultiResolutionHeatmapCodec(
-            None, levels, truncate=truncate, decoder=decoder, decoder_args=decoder_args, fuse=fuse
-        )
+        if codec is None:
+            codec = MultiResolutionHeatmapCodec(
+                None, levels, truncate=truncate, decoder=decoder, decoder_args=decoder_args, fuse=fuse
+            )
+        self.codec = codec
         self.landmarks_keys = _per_key(landmarks_key, self.keys, "landmarks_key")
         self.confidence_keys = (
             (None,) * len(self.keys)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch.distributed as dist
 
-__all__ = ["gather_lists", "is_main_process"]
+__all__ = ["gather_lists", "handlers_for_rank", "is_main_process"]
 
 
 def _active() -> bool:
@@ -23,3 +23,11 @@ def gather_lists(items: list) -> list:
     parts: list = [None] * dist.get_world_size()
     dist.all_gather_object(parts, items)
     return [item for part in parts for item in part]
+
+
+def handlers_for_rank(handlers: list, main_only: int) -> list:
+    """Every handler on the main process; on the other ranks all but the last ``main_only`` (the loggers and
+    the progress bar, which would print once per rank)."""
+    if is_main_process() or main_only <= 0:
+        return list(handlers)
+    return list(handlers[:-main_only])

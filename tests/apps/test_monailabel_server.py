@@ -64,9 +64,9 @@ def served(tmp_path_factory):
     shutil.copytree(ROOT / "bundles" / MODEL / "configs", bundle / "configs")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "2"}
     start = time.time()
-    config = str(bundle / "configs" / "train.json")
+    config = json.dumps([str(bundle / "configs" / f) for f in ("train.json", "synthetic.json")])
     _run([sys.executable, "-m", "monai.bundle", "run", "training", "--config_file", config, "--bundle_root",
-          str(bundle), "--data_root", str(data), "--epochs_synthetic", str(EPOCHS)], 900, env=env)  # fmt: skip
+          str(bundle), "--data_root", str(data), "--max_epochs", str(EPOCHS)], 900, env=env)  # fmt: skip
     train_s = time.time() - start
     test = load_datalist(data, split="test")
     studies = tmp / "studies"

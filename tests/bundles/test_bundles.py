@@ -16,11 +16,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
 # bundle -> (phantom kind, landmarks, unit of its errors)
 BUNDLES = {"htc_ceph": ("head", 19, "mm"), "gu2net_ceph": ("head", 19, "mm"), "htc_hand": ("hand", 37, "wrist")}
-# Small and quick: tiny images, one epoch; HTC at a quarter of its width (the synthetic default).
-SMALL = {"image_size_synthetic": [64, 80], "num_workers": 0}
+# Small and quick: tiny images, one epoch, on top of each bundle's synthetic profile (HTC at a quarter width).
+SMALL = {"image_size": [64, 80], "num_workers": 0}
 NET = {"htc_ceph": {"width_multiplier": 0.25}, "gu2net_ceph": {}, "htc_hand": {"width_multiplier": 0.25}}
 REQUIRED = ["LICENSE", "configs/metadata.json", "configs/train.json", "configs/evaluate.json",
-            "configs/inference.json", "configs/logging.conf", "docs/README.md", "docs/data_license.txt"]  # fmt: skip
+            "configs/inference.json", "configs/synthetic.json", "configs/logging.conf", "docs/README.md",
+            "docs/data_license.txt"]  # fmt: skip
 
 
 def _configs(name, *files):
@@ -54,56 +55,67 @@ def test_network_matches_metadata(name):
     )  # fmt: skip
 
 
+def _tensorboard_tags(folder) -> dict:
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    tags: dict = {"scalars": set(), "images": set()}
+    for events in Path(folder).glob("events.out.tfevents.*"):
+        accumulator = EventAccumulator(str(events), size_guidance={"images": 0, "scalars": 0})
+        accumulator.Reload()
+        for kind in tags:
+            tags[kind].update(accumulator.Tags()[kind])
+    return tags
+
+
 @pytest.mark.parametrize("name", BUNDLES)
 def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     kind, num_landmarks, unit = BUNDLES[name]
     phantoms = phantom_sets[kind]
     root = tmp_path / "run"
     common = {"bundle_root": str(root), "data_root": str(phantoms), **SMALL}
-    common.update({f"network_def#{k}": v for k, v in NET[name].items()})
-    run("training", config_file=_configs(name, "train.json"), epochs_synthetic=1, **common)
+    synthetic = _configs(name, "train.json", "synthetic.json")
+    run("training", config_file=synthetic, max_epochs=1, **common)
     assert (root / "models" / "checkpoint_epoch=1.pt").is_file() and (root / "models" / "model.pt").is_file()
     report = json.loads((root / "eval" / "validation" / "metrics.json").read_text())
     assert report["num_images"] == 2 and report["protocol"]["unit"] == unit
     assert list((root / "eval" / "validation" / "overlays").glob("*.png"))
+    # the training loss and learning rate reach TensorBoard, and one validation picture per validation
+    tags = _tensorboard_tags(root / "eval" / "logs")
+    assert {"train_loss", "lr", "val_mre"} <= tags["scalars"] and "val_overlay" in tags["images"]
 
     # a restart with more epochs continues from the checkpoint instead of starting over
-    run("training", config_file=_configs(name, "train.json"), epochs_synthetic=2, **common)
+    run("training", config_file=synthetic, max_epochs=2, **common)
     with open(root / "eval" / "validation_metrics.csv") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
     assert [p.name for p in (root / "models").glob("checkpoint_*.pt")] == ["checkpoint_epoch=2.pt"]
 
-    run("evaluating", config_file=_configs(name, "train.json", "evaluate.json"), **common)
+    # the run folder is a bundle: its own configs evaluate, predict and export with no overrides
+    run_configs = [str(root / "configs" / "train.json"), str(root / "configs" / "evaluate.json")]
+    run("evaluating", config_file=run_configs)
     test_report = json.loads((root / "eval" / "test" / "metrics.json").read_text())
     assert test_report["num_images"] == 2 and len(test_report["per_landmark"]) == num_landmarks
 
     images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
-    infer = {"bundle_root": str(root), "input_files": images, "output_dir": str(root / "pred"), "image_size": [64, 80]}
-    if name.startswith("htc"):
-        infer["width_multiplier"] = 0.25
-    else:  # the synthetic profile trains a narrower GU2Net
-        infer["channels"] = [16, 32, 64, 128, 128]
-    run("run", config_file=_configs(name, "inference.json"), **infer)
+    inference = str(root / "configs" / "inference.json")
+    run("run", config_file=inference, input_files=images, output_dir=str(root / "pred"))
     record = json.loads((root / "pred" / f"{Path(images[0]).stem}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
     assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
 
     ts = root / "models" / "model.ts"
-    net_overrides = {k: v for k, v in infer.items() if k in ("width_multiplier", "channels")}
     # GU2Net's universal forward picks its domain at run time, so it is traced (its default domain 0); HTC scripts
     trace = {"use_trace": True, "input_shape": [1, 1, 64, 80]} if name.startswith("gu2net") else {}
     ckpt_export(
         net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
-        meta_file=_configs(name, "metadata.json"), config_file=_configs(name, "inference.json"),
-        **net_overrides, **trace,
+        meta_file=str(root / "configs" / "metadata.json"), config_file=inference, **trace,
     )  # fmt: skip
-    exported = torch.jit.load(str(ts)).eval()
+    extra = {"inference.json": ""}
+    exported = torch.jit.load(str(ts), _extra_files=extra).eval()
+    assert json.loads(extra["inference.json"])["image_size"] == SMALL["image_size"]
     from monai.bundle import ConfigParser
 
     parser = ConfigParser()
-    parser.read_config(_configs(name, "inference.json"))
-    for k, v in net_overrides.items():
-        parser[k] = v
+    parser.read_config(inference)
     eager = parser.get_parsed_content("network_def")
     eager.load_state_dict(torch.load(root / "models" / "model.pt"))
     eager.eval()

@@ -20,14 +20,19 @@ from monai_landmarks.data import generate_phantom_dataset
 ROOT = Path(__file__).resolve().parents[2]
 TINY = [8, 16, 16, 32, 32]
 BUNDLES = {
-    "gu2net_ceph": {"data_root": None, "channels_synthetic": TINY, "image_size_synthetic": [64, 80]},
+    "gu2net_ceph": {"data_root": None, "channels": TINY, "image_size": [64, 80]},
     "gu2net_universal": {"domain_roots": None, "channels_synthetic": TINY,
                          "image_sizes_synthetic": [[64, 80], [64, 80]]},  # fmt: skip
 }
 
 
+# the synthetic profile of each bundle, under the config file run
+PROFILE = {"gu2net_ceph": ["train.json", "synthetic.json"], "gu2net_universal": ["train.json"]}
+EPOCHS = {"gu2net_ceph": "max_epochs", "gu2net_universal": "epochs_synthetic"}
+
+
 def _configs(name, *files):
-    return [str(ROOT / "bundles" / name / "configs" / f) for f in files]
+    return [str(ROOT / "bundles" / name / "configs" / f) for f in (*PROFILE[name], *files)]
 
 
 def _cli_value(value) -> str:
@@ -47,9 +52,10 @@ def test_two_gloo_ranks_match_one_process(name, phantoms, tmp_path):
         overrides["data_root"] = phantoms["head"]
     else:
         overrides["domain_roots"] = [phantoms["head"], phantoms["hand"]]
-    overrides.update(bundle_root=str(tmp_path / "run"), epochs_synthetic=1, batch_size=2, num_workers=0)
+    overrides.update(bundle_root=str(tmp_path / "run"), batch_size=2, num_workers=0)
+    overrides[EPOCHS[name]] = 1
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "monai.bundle", "run", "training", "--config_file", json.dumps(_configs(name, "train.json",
+           "-m", "monai.bundle", "run", "training", "--config_file", json.dumps(_configs(name,
            "multi_gpu_train.json"))]  # fmt: skip
     for key, value in overrides.items():
         cmd += [f"--{key}", _cli_value(value)]
@@ -66,10 +72,10 @@ def test_two_gloo_ranks_match_one_process(name, phantoms, tmp_path):
     assert reports and all(json.loads(r.read_text())["num_images"] == 4 for r in reports)
 
     # the saved weights, evaluated by a single process on the same validation images, give the same errors
-    single = {k: v for k, v in overrides.items() if k not in ("epochs_synthetic", "batch_size")}
+    single = {k: v for k, v in overrides.items() if k not in (EPOCHS[name], "batch_size")}
     split = {"eval_splits_synthetic": ["val", "val"], "eval_name": "val"} if "domain_roots" in single else {
-        "eval_split_synthetic": "val"}  # fmt: skip
-    run("evaluating", config_file=_configs(name, "train.json", "evaluate.json"), **single, **split)
+        "eval_split": "val"}  # fmt: skip
+    run("evaluating", config_file=_configs(name, "evaluate.json"), **single, **split)
     again = sorted((tmp_path / "run" / "eval" / "val").rglob("metrics.json"))
     assert len(again) == len(reports)
     for a, b in zip(reports, again, strict=True):

@@ -15,10 +15,7 @@ from monai.bundle.scripts import run
 
 ROOT = Path(__file__).resolve().parents[2]
 # small overrides per bundle: the real profile's network at a fraction of its size, 64 x 80 input
-SMALL = {
-    "htc_ceph": {"width_multiplier_real": 0.25, "width_multiplier": 0.25},
-    "gu2net_ceph": {"channels_real": [8, 16, 16, 32, 32], "channels": [8, 16, 16, 32, 32]},
-}
+SMALL = {"htc_ceph": {"width_multiplier": 0.25}, "gu2net_ceph": {"channels": [8, 16, 16, 32, 32]}}
 
 
 def _configs(name, *files):
@@ -32,9 +29,9 @@ def test_isbi2015_train_evaluate_infer(name, tmp_path):
     isbi = dataset_path("isbi2015_ceph")
     root = tmp_path / "run"
     few = "$[d[:4] for d in monai_landmarks.data.datalists.training_datalists(@data_root, num_val=@num_val)]"
-    common = {"bundle_root": str(root), "dataset_dir": str(isbi), "image_size_real": [64, 80], "num_workers": 0,
+    common = {"bundle_root": str(root), "dataset_dir": str(isbi), "image_size": [64, 80], "num_workers": 0,
               "datalists": few, **SMALL[name]}  # fmt: skip
-    run("training", config_file=_configs(name, "train.json"), epochs_real=1, val_interval=1, **common)
+    run("training", config_file=_configs(name, "train.json"), max_epochs=1, val_interval=1, **common)
     report = json.loads((root / "eval" / "validation" / "metrics.json").read_text())
     assert report["protocol"]["unit"] == "mm" and report["num_images"] == 4
     assert "sella" in {k.lower() for k in report["per_landmark"]}
@@ -44,10 +41,10 @@ def test_isbi2015_train_evaluate_infer(name, tmp_path):
         **{"validate#dataset#data": test_few})  # fmt: skip
     assert json.loads((root / "eval" / "test1" / "metrics.json").read_text())["num_images"] == 3
 
+    # the run folder's own inference config has the trained size and width
     image = str(isbi / "images" / "151.png")
-    net = {k: v for k, v in SMALL[name].items() if not k.endswith("_real")}
-    run("run", config_file=_configs(name, "inference.json"), bundle_root=str(root), input_files=[image],
-        output_dir=str(root / "pred"), image_size=[64, 80], pixel_spacing_mm=0.2, **net)  # fmt: skip
+    run("run", config_file=str(root / "configs" / "inference.json"), input_files=[image],
+        output_dir=str(root / "pred"), pixel_spacing_mm=0.2)  # fmt: skip
     record = json.loads((root / "pred" / "151.json").read_text())
     xy = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
     assert xy.shape == (19, 2) and (xy >= -0.5).all() and (xy[:, 0] <= 966.5).all() and (xy[:, 1] <= 1199.5).all()

@@ -14,6 +14,7 @@ from monai_landmarks.data.synthetic import (
     landmark_names,
     render_phantom,
 )
+from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.utils.coords import from_stride, inside_image
 
 COUNTS = {"head": 19, "hand": 37}
@@ -208,7 +209,7 @@ def test_head_dataset_round_trip(tmp_path):
         assert np.array_equal(stored, np.rint(image * 255))  # 8-bit, (W, H), lossless
         assert np.allclose(np.asarray(item["landmarks"])[0], points, atol=1e-3)  # the CSV keeps 4 decimals
         assert np.allclose(np.asarray(item["spacing"], dtype=np.float64), [4.0, 4.0])
-    assert error_protocol(root) == {"unit": "mm"}
+    assert error_protocol(root) == ErrorProtocol("mm")
 
 
 def test_hand_dataset_records_the_wrist_normalisation(tmp_path):
@@ -217,7 +218,7 @@ def test_hand_dataset_records_the_wrist_normalisation(tmp_path):
     assert meta.get("pixel_spacing_mm") is None
     assert meta["wrist_normalisation"] == {"pair": [0, 4], "width_mm": 50.0}
     assert meta["wrist_pair"] == [0, 4] and meta["wrist_width_mm"] == 50.0
-    assert error_protocol(root) == {"unit": "wrist", "wrist_pair": (0, 4), "wrist_width_mm": 50.0}
+    assert error_protocol(root) == ErrorProtocol("wrist", wrist_pair=(0, 4), wrist_width_mm=50.0)
     assert [i["split"] for i in load_datalist(root)] == ["train", "test"]
 
 

@@ -22,7 +22,7 @@ from monai.bundle import ConfigWorkflow
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 # 64 x 80 images, a quarter-width HTC, batches of 2: about a second per epoch on one CPU thread
-TINY = {"image_size_synthetic": [64, 80], "num_workers": 0, "network_def#width_multiplier": 0.25, "batch_size": 2}
+TINY = {"image_size": [64, 80], "num_workers": 0, "network_def#width_multiplier": 0.25, "batch_size": 2}
 
 
 def digest(tensor) -> str:
@@ -35,10 +35,9 @@ def train(bundle_root, data_root, epochs: int, seed: int = 0, bundle: str = "htc
     ``hook(engine)`` runs after every iteration (to pause or crash the run).
     """
     overrides = {**TINY, "bundle_root": str(bundle_root), "data_root": str(data_root)}
-    overrides.update(epochs_synthetic=epochs, seed=seed)
-    workflow = ConfigWorkflow(
-        config_file=str(BUNDLES / bundle / "configs" / "train.json"), workflow_type="train", **overrides
-    )
+    overrides.update(max_epochs=epochs, seed=seed)
+    configs = [str(BUNDLES / bundle / "configs" / f) for f in ("train.json", "synthetic.json")]
+    workflow = ConfigWorkflow(config_file=configs, workflow_type="train", **overrides)
     workflow.initialize()
     trainer = workflow.parser.get_parsed_content("train#trainer")
     seen: list[dict] = []

@@ -65,7 +65,7 @@ class LandmarkTrainTask(BundleTrainTask):
                 # the schedules read max_epochs, MONAI Label sets only the trainer's
                 "max_epochs": overrides[self.const.key_train_trainer_max_epochs()],
                 "landmark_names": self.landmark_names,
-                "protocol": {"unit": "mm" if calibrated else "px"},
+                "protocol": {"_target_": "monai_landmarks.metrics.ErrorProtocol", "unit": "mm" if calibrated else "px"},
                 "run": RUN,
             }
         )

@@ -1,0 +1,7 @@
+"""Bundle helpers: a training run folder written as a bundle of its own."""
+
+from __future__ import annotations
+
+from .run_bundle import save_run_bundle, write_run_bundle
+
+__all__ = ["save_run_bundle", "write_run_bundle"]
