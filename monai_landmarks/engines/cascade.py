@@ -32,8 +32,11 @@ __all__ = [
     "image_spacing",
     "load_refiner",
     "refinement_from_file",
+    "refiner_meta",
 ]
 
+#: what a refiner weights file records beside its weights
+REFINER_META = ("num_landmarks", "patch_size", "patch_spacing_mm", "features")
 #: formats whose header spacing is physical; PNG, JPEG, BMP and TIFF carry 1.0 or a DPI value instead
 HEADER_SPACING_SUFFIXES = (".mha", ".mhd", ".nii", ".nii.gz", ".nrrd", ".nhdr", ".dcm")
 
@@ -86,16 +89,43 @@ def load_refiner(path, network: torch.nn.Module, patch_size=None, patch_spacing_
     return network.eval()
 
 
+def refiner_meta(path) -> dict:
+    """The settings a refiner weights file was trained with (``SaveBestModel(meta=...)``), checked for the keys the
+    cascade needs; the message names the file."""
+    path = Path(path)
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle, zip and torch errors alike
+        raise ValueError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}).") from e
+    meta = obj.get("meta") if isinstance(obj, Mapping) else None
+    missing = [k for k in REFINER_META if not isinstance(meta, Mapping) or k not in meta]
+    if missing:
+        raise ValueError(f"{path}: not refiner weights with their patch settings (missing {missing} in 'meta').")
+    return dict(meta)
+
+
 def refinement_from_file(
-    path, network: torch.nn.Module, patch_size: int = 128, patch_spacing_mm: float = 0.2, radius: int = 5,
-    iterations: int = 1, device=None,
-) -> PatchRefinement | None:  # fmt: skip
-    """The bundle's refinement step: a :class:`PatchRefinement` with the weights at ``path`` loaded, or None
-    when there is no such file (the bundle then gives the coarse landmarks)."""
+    path, num_landmarks: int, radius: int = 5, iterations: int = 1, device=None
+) -> PatchRefinement | None:
+    """The bundle's refinement step built from a self-describing refiner weights file, or None when there is no
+    such file (the bundle then gives the coarse landmarks).
+
+    The file carries the refiner's patch size, pixel size and widths (``meta``), so the bundle configs never
+    repeat them and a run folder with other refiner weights needs no config change.
+
+    Raises:
+        ValueError: a file that is not refiner weights, or a refiner for another number of landmarks.
+    """
     if not path or not Path(path).is_file():
         return None
-    network = load_refiner(path, network, patch_size, patch_spacing_mm).to(device or "cpu")
-    return PatchRefinement(network, patch_size, patch_spacing_mm, radius, iterations, device)
+    from ..networks.nets.refiner import LandmarkRefiner
+
+    meta = refiner_meta(path)
+    if int(meta["num_landmarks"]) != int(num_landmarks):
+        raise ValueError(f"{path}: a refiner for {meta['num_landmarks']} landmarks; the bundle has {num_landmarks}.")
+    network = LandmarkRefiner(num_landmarks=int(num_landmarks), features=meta["features"])
+    network = load_refiner(path, network, meta["patch_size"], meta["patch_spacing_mm"]).to(device or "cpu")
+    return PatchRefinement(network, meta["patch_size"], meta["patch_spacing_mm"], radius, iterations, device)
 
 
 class PatchRefinement:

@@ -18,7 +18,7 @@ QUICK = {"patch_size": 32, "patch_spacing_mm": 1.0, "jitter_mm": 3.0, "refine_ep
 
 
 def _configs(name):
-    return [str(ROOT / "bundles" / name / "configs" / f) for f in ("train.json", "refine.json")]
+    return [str(ROOT / "bundles" / name / "configs" / f) for f in ("train.json", "synthetic.json", "refine.json")]
 
 
 def _start_error(parser) -> float:

@@ -74,7 +74,20 @@ def test_refiner_weights_round_trip_with_their_patch_settings(tmp_path):
     path = _save(tmp_path, _refiner(seed=1), {"patch_size": 32, "patch_spacing_mm": 0.2})
     loaded = load_refiner(path, _refiner(seed=2), patch_size=32, patch_spacing_mm=0.2)
     assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), _refiner(seed=1).state_dict().values()))
-    assert refinement_from_file(tmp_path / "absent.pt", _refiner()) is None
+    assert refinement_from_file(tmp_path / "absent.pt", 3) is None
+
+
+def test_refinement_is_built_from_the_weights_file(tmp_path):
+    meta = {"num_landmarks": 3, "patch_size": 32, "patch_spacing_mm": 0.5, "features": list(SMALL)}
+    path = _save(tmp_path, _refiner(seed=1), meta)
+    refine = refinement_from_file(path, 3, iterations=2)
+    assert (refine.patch_size, refine.patch_spacing_mm, refine.iterations) == (32, 0.5, 2)
+    with pytest.raises(ValueError, match=r"refiner.pt: a refiner for 3 landmarks; the bundle has 19"):
+        refinement_from_file(path, 19)
+    plain = tmp_path / "plain.pt"
+    torch.save(_refiner().state_dict(), plain)
+    with pytest.raises(ValueError, match=r"plain.pt: not refiner weights with their patch settings"):
+        refinement_from_file(plain, 3)
 
 
 @pytest.mark.parametrize(
