@@ -64,9 +64,7 @@ def domain_report_writers(
     """
     landmark_names = landmark_names or [None] * len(names)
     return [
-        LandmarkReportWriter(
-            f"{output_dir}/{name}", protocol=protocol, landmark_names=lm, domain=domain, **kwargs
-        )
+        LandmarkReportWriter(f"{output_dir}/{name}", protocol=protocol, landmark_names=lm, domain=domain, **kwargs)
         for domain, (name, protocol, lm) in enumerate(zip(names, protocols, landmark_names, strict=True))
     ]
 
