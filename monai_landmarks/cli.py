@@ -1,8 +1,12 @@
 """The ``monai-landmarks`` command: what users do most, without writing configs.
 
-    monai-landmarks synth    write a synthetic phantom dataset (and overlay pictures of it)
-    monai-landmarks convert  turn a public dataset layout into the dataset format
-    monai-landmarks predict  run a bundle on image files: landmarks as JSON, plus overlay pictures
+    monai-landmarks synth     write a synthetic phantom dataset (and overlay pictures of it)
+    monai-landmarks convert   turn a public dataset layout into the dataset format
+    monai-landmarks train     train a bundle folder (on --dataset_dir, or on phantoms with --synthetic)
+    monai-landmarks evaluate  evaluate a trained bundle on its test split
+    monai-landmarks export    export a trained bundle's network (TorchScript or ONNX)
+    monai-landmarks predict   run a bundle on image files: landmarks as JSON, plus overlay pictures
+    monai-landmarks --version
 
 Exit codes: 0 success, 1 bad input or a failed run (the message names the file and the problem),
 2 wrong command-line usage.
@@ -145,12 +149,80 @@ def _predict(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _configs(bundle: Path, synthetic: bool, *extra: str) -> list[str]:
+    """The config files of a bundle run: ``train.json``, the synthetic profile when asked, then ``extra``."""
+    configs = bundle / "configs"
+    if not (configs / "train.json").is_file():
+        raise FileNotFoundError(f"{bundle}: not a bundle folder (no configs/train.json).")
+    names = ["train.json", *(["synthetic.json"] if synthetic else []), *extra]
+    for name in names:
+        if not (configs / name).is_file():
+            raise FileNotFoundError(f"{configs / name}: not found; this bundle has no {name}.")
+    return [str(configs / name) for name in names]
+
+
+def _bundle_root(args: argparse.Namespace, bundle: Path) -> Path:
+    """Where a run writes: ``--bundle_root``; a training run folder itself; else ``runs/<bundle name>``."""
+    from monai_landmarks.bundle.run_bundle import MANIFEST
+
+    if args.bundle_root:
+        return Path(args.bundle_root)
+    if (bundle / "configs" / MANIFEST).is_file():
+        return bundle
+    return Path("runs") / bundle.resolve().name
+
+
+def _run_overrides(args: argparse.Namespace, root: Path) -> dict:
+    overrides: dict = {"bundle_root": str(root)}
+    if args.dataset_dir:
+        overrides["dataset_dir"] = args.dataset_dir
+    if args.device:
+        overrides["device"] = f"$torch.device('{args.device}')"
+    overrides.update(_settings(args.set))
+    return overrides
+
+
+def _bundle_run(args: argparse.Namespace, run_id: str, *extra: str) -> Path:
+    from monai.bundle.scripts import run
+
+    bundle = Path(args.bundle)
+    configs = _configs(bundle, args.synthetic, *extra)
+    root = _bundle_root(args, bundle)
+    run(run_id, config_file=configs, **_run_overrides(args, root))
+    return root
+
+
+def _train(args: argparse.Namespace) -> int:
+    root = _bundle_run(args, "training")
+    print(f"trained into {root} (weights in {root / 'models'}, configs in {root / 'configs'})")
+    return EXIT_OK
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    root = _bundle_run(args, "evaluating", "evaluate.json")
+    print(f"wrote the evaluation report under {root / 'eval'}")
+    return EXIT_OK
+
+
+def _export(args: argparse.Namespace) -> int:
+    from monai_landmarks.bundle.export import export_bundle
+
+    bundle = Path(args.bundle)
+    weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
+    suffix = ".onnx" if args.format == "onnx" else ".ts"
+    out = Path(args.out) if args.out else weights.with_suffix(suffix)
+    export_bundle(bundle, weights, out, args.format, _settings(args.set))
+    print(f"wrote {out}")
+    return EXIT_OK
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="monai-landmarks",
         description="Anatomical landmark detection in 2D X-rays with MONAI.",
         epilog="Exit codes: 0 success, 1 bad input or failed run, 2 usage error.",
     )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("synth", help="write a synthetic phantom dataset", description=_synth_help())
@@ -178,6 +250,25 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--overwrite", action="store_true")
     c.set_defaults(run=_convert)
 
+    for name, run, help_text in (("train", _train, "train a bundle"), ("evaluate", _evaluate, "evaluate a bundle")):
+        t = sub.add_parser(name, help=help_text, description=_run_help(name))
+        t.add_argument("bundle", help="bundle folder (bundles/<name>, or a training run folder)")
+        data = t.add_mutually_exclusive_group()
+        data.add_argument("--dataset_dir", help="a dataset folder (the real-data settings of train.json)")
+        data.add_argument("--synthetic", action="store_true", help="synthetic phantoms (configs/synthetic.json)")
+        t.add_argument("--bundle_root", help="run folder (default: the run folder given, else runs/<bundle name>)")
+        t.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
+        t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+        t.set_defaults(run=run)
+
+    x = sub.add_parser("export", help="export a bundle's network", description=_export_help())
+    x.add_argument("bundle", help="bundle folder (configs/inference.json, models/model.pt)")
+    x.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
+    x.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
+    x.add_argument("--out", help="output file (default: beside the weights, model.ts or model.onnx)")
+    x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    x.set_defaults(run=_export)
+
     p = sub.add_parser("predict", help="detect landmarks with a bundle", description=_predict_help())
     p.add_argument("bundle", help="bundle folder (with configs/inference.json and models/model.pt)")
     p.add_argument("images", nargs="+", help="image files or folders")
@@ -203,6 +294,31 @@ def _convert_help() -> str:
         "Convert an original public layout into the dataset format: ISBI 2015 (RawImage/ + AnnotationsByMD/), "
         "the Digital Hand Atlas with Payer's all.csv, Shenzhen chest with GU2Net's labels, or labelme point files. "
         "A failed conversion leaves nothing behind."
+    )
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("monai-landmarks")
+    except PackageNotFoundError:
+        return "unknown (not installed)"
+
+
+def _run_help(name: str) -> str:
+    what = {
+        "train": "Train a bundle. A run folder gets the weights, reports and the configs it ran with, so it is a "
+        "bundle of its own; running again resumes.",
+        "evaluate": "Evaluate a trained bundle on its test split (per domain for the universal bundle).",
+    }[name]
+    return what + " Without --dataset_dir or --synthetic the bundle's own settings decide (a run folder's configs)."
+
+
+def _export_help() -> str:
+    return (
+        "Export a trained bundle's network with MONAI's ckpt_export (TorchScript, scripted, embedding the bundle's "
+        "inference.json and metadata.json) or onnx_export (ONNX, checked against torch with onnxruntime)."
     )
 
 

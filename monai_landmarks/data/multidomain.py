@@ -3,7 +3,8 @@
 Every sample carries its domain index (``Keys.DOMAIN``): the position of its dataset in the list the bundle
 was given. Domains differ in landmark count and input size, so
 
-- :class:`DomainDataset` applies each sample its own domain's transform (one pipeline per input size), and
+- :class:`~monai_landmarks.transforms.DomainResized` resizes each sample to its domain's input size in one
+  pipeline (the bundle's way); :class:`DomainDataset` applies each sample a whole pipeline of its domain, and
 - :class:`DomainBatchSampler` makes batches of one domain each and alternates the domains, as GU2Net trains
   ("batch 4 per domain, batches alternate between domains").
 """
@@ -18,15 +19,21 @@ import torch
 from monai.data import Dataset
 from torch.utils.data import Sampler
 
-from monai_landmarks.data.datalists import resolve_dataset, training_datalists
+from monai_landmarks.data.datalists import dataset_folder, error_protocol, resolve_dataset, training_datalists
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+from monai_landmarks.metrics.protocol import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 __all__ = [
     "DomainBatchSampler",
     "DomainDataset",
     "domain_datalist",
+    "domain_folders",
+    "domain_indices",
+    "domain_landmark_counts",
+    "domain_landmark_names",
     "domain_names",
+    "domain_protocols",
     "domain_training_datalists",
     "per_domain",
     "resolve_domains",
@@ -47,6 +54,52 @@ def resolve_domains(dataset_dirs, kinds: Sequence[str] = ("head", "hand"), cache
             raise DatasetError(f"dataset_dirs must be a list of dataset folders, one per domain, got {dataset_dirs!r}.")
         return [resolve_dataset(d) for d in dataset_dirs]
     return [resolve_dataset(None, kind=kind, cache_dir=cache_dir, **synthetic) for kind in kinds]
+
+
+def domain_folders(dataset_dirs) -> list[Path]:
+    """The dataset folder of each domain of a real-data profile, in domain order.
+
+    Raises:
+        DatasetError: if ``dataset_dirs`` is unset (saying how to train on phantoms instead), is a single path
+            instead of a list, or names a folder without ``dataset.json``.
+    """
+    if not dataset_dirs:
+        raise DatasetError(
+            "dataset_dirs is not set: give one dataset folder per domain, for example "
+            "--dataset_dirs \"['isbi2015_ceph','dha_hand']\", or train on synthetic phantoms by adding the "
+            "bundle's configs/synthetic.json."
+        )
+    if isinstance(dataset_dirs, (str, Path)):
+        raise DatasetError(f"dataset_dirs must be a list of dataset folders, one per domain, got {dataset_dirs!r}.")
+    return [dataset_folder(d) for d in dataset_dirs]
+
+
+def domain_landmark_counts(roots: Sequence) -> list[int]:
+    """The number of landmarks of each domain (the GU2Net head of each), from its ``dataset.json``."""
+    return [int(read_metadata(r)["num_landmarks"]) for r in roots]
+
+
+def domain_landmark_names(roots: Sequence) -> list:
+    """The landmark names of each domain (None where its ``dataset.json`` has none)."""
+    return [read_metadata(r).get("landmark_names") for r in roots]
+
+
+def domain_protocols(roots: Sequence, wrist_pairs: Sequence, wrist_width_mm: float = 50.0) -> list[ErrorProtocol]:
+    """The error protocol of each domain (see :func:`~monai_landmarks.data.datalists.error_protocol`).
+
+    Args:
+        roots: the domains' dataset folders.
+        wrist_pairs: per domain, the wrist pair to use where its ``dataset.json`` has no ``wrist_normalisation``
+            (None for domains that are not hands).
+        wrist_width_mm: the wrist width that goes with those pairs.
+    """
+    pairs = per_domain(wrist_pairs, roots, "wrist_pairs")
+    return [error_protocol(r, wrist_pair=p, wrist_width_mm=wrist_width_mm) for r, p in zip(roots, pairs, strict=True)]
+
+
+def domain_indices(datalist: Sequence[dict]) -> list[int]:
+    """The domain index of each datalist item (0 when absent), as :class:`DomainBatchSampler` takes them."""
+    return [_domain(item) for item in datalist]
 
 
 def domain_names(roots: Sequence) -> list[str]:

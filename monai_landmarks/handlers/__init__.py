@@ -6,7 +6,7 @@ Ignite is imported through ``monai.utils.optional_import``: importing this packa
 from __future__ import annotations
 
 from .checkpoint import AtomicCheckpointSaver, ResumeFromLatest, SaveBestModel, SeedEachEpoch, latest_checkpoint
-from .domains import SetSamplerEpoch, domain_metrics, domain_report_writers, mean_metric
+from .domains import DomainReportWriter, SetSamplerEpoch, domain_metrics, domain_report_writers, mean_metric
 from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
 from .metrics_history import MetricsHistory, lower_is_better
@@ -15,6 +15,7 @@ from .training_log import LossAndLearningRate, TrainingProgressBar, ValidationOv
 
 __all__ = [
     "AtomicCheckpointSaver",
+    "DomainReportWriter",
     "LandmarkMetricHandler",
     "LandmarkPredictionWriter",
     "LandmarkReportWriter",

@@ -20,7 +20,7 @@ from monai_landmarks.utils.keys import Keys
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 MetricsLambda, _ = optional_import("ignite.metrics", "0.4.4", min_version, "MetricsLambda")
 
-__all__ = ["SetSamplerEpoch", "domain_metrics", "domain_report_writers", "mean_metric"]
+__all__ = ["DomainReportWriter", "SetSamplerEpoch", "domain_metrics", "domain_report_writers", "mean_metric"]
 
 _KEYS = [Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING]
 
@@ -64,11 +64,38 @@ def domain_report_writers(
     """
     landmark_names = landmark_names or [None] * len(names)
     return [
-        LandmarkReportWriter(
-            f"{output_dir}/{name}", protocol=protocol, landmark_names=lm, domain=domain, **kwargs
-        )
+        LandmarkReportWriter(f"{output_dir}/{name}", protocol=protocol, landmark_names=lm, domain=domain, **kwargs)
         for domain, (name, protocol, lm) in enumerate(zip(names, protocols, landmark_names, strict=True))
     ]
+
+
+class DomainReportWriter:
+    """One evaluation report per domain, each in its own protocol, in ``<output_dir>/<domain name>``.
+
+    A handler that attaches one :class:`LandmarkReportWriter` per domain (see :func:`domain_report_writers`),
+    so a bundle lists it as one ``_target_`` block.
+
+    Args:
+        output_dir: the parent folder of the reports.
+        names: one name per domain (index = domain).
+        protocols: one :class:`~monai_landmarks.metrics.ErrorProtocol` per domain.
+        landmark_names: one list of names (or None) per domain.
+        kwargs: passed to every writer (``num_overlays``, ``radii``, ...).
+    """
+
+    def __init__(
+        self,
+        output_dir,
+        names: Sequence[str],
+        protocols: Sequence[ErrorProtocol],
+        landmark_names: Sequence | None = None,
+        **kwargs,
+    ) -> None:
+        self.writers = domain_report_writers(output_dir, names, protocols, landmark_names, **kwargs)
+
+    def attach(self, engine) -> None:
+        for writer in self.writers:
+            writer.attach(engine)
 
 
 class SetSamplerEpoch:

@@ -63,6 +63,7 @@ __all__ = [
     "INNER_OPERATIONS",
     "LANDMARK_MATRIX",
     "LANDMARK_PERMUTATION",
+    "DomainResized",
     "InvertLandmarksd",
     "LandmarkResizeWithPadd",
     "LandmarkResized",
@@ -244,6 +245,61 @@ class LandmarkResized(_LandmarkSpatiald):
 
     def _inverters(self) -> list:
         return [self.resizer]
+
+
+class DomainResized(_LandmarkSpatiald):
+    """Resize each sample to the input size of its domain, as :class:`LandmarkResized` does for one size.
+
+    A universal model (GU2Net) takes every domain at its own input size; this transform reads the sample's
+    domain index and resizes with that domain's size, so one pipeline serves all domains.
+
+    Args:
+        keys: image keys; they are resized alike.
+        spatial_sizes: one output size ``(W, H)`` per domain (index = domain).
+        domain_key: the sample key holding the domain index (0 when absent).
+        landmark_keys, mode, anti_aliasing, allow_missing_keys: as for :class:`LandmarkResized`.
+
+    Raises:
+        ValueError: if ``spatial_sizes`` is empty or holds a bad size, or a sample's domain has no size.
+    """
+
+    def __init__(
+        self,
+        keys: KeysCollection,
+        spatial_sizes: Sequence[Sequence[int]],
+        domain_key: str = Keys.DOMAIN,
+        landmark_keys: KeysCollection = Keys.LANDMARKS,
+        mode: str = InterpolateMode.BILINEAR,
+        anti_aliasing: bool = False,
+        allow_missing_keys: bool = False,
+    ) -> None:
+        super().__init__(keys, landmark_keys, allow_missing_keys)
+        if not spatial_sizes:
+            raise ValueError("DomainResized: spatial_sizes needs one (W, H) size per domain, got none.")
+        mode = look_up_option(mode, InterpolateMode)
+        self.resizers = [
+            Resize(_check_size(size, self.__class__.__name__, allow_keep=True), mode=mode, anti_aliasing=anti_aliasing)
+            for size in spatial_sizes
+        ]
+        self.domain_key = domain_key
+        self._resizer = self.resizers[0]
+
+    def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
+        domain = int(data.get(self.domain_key, 0))
+        if not 0 <= domain < len(self.resizers):
+            raise ValueError(
+                f"DomainResized: a sample of domain {domain}, but spatial_sizes gives {len(self.resizers)} size(s); "
+                "give one input size per domain."
+            )
+        self._resizer = self.resizers[domain]
+        return super().__call__(data)
+
+    def _image_transforms(self, img: MetaTensor) -> list:
+        return [self._resizer]
+
+    def _inverters(self) -> list:
+        # Resize inverts from the recorded original size, so any of the domain resizers undoes any of them
+        return [self._resizer]
 
 
 class LandmarkResizeWithPadd(_LandmarkSpatiald):

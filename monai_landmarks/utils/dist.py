@@ -25,9 +25,12 @@ def gather_lists(items: list) -> list:
     return [item for part in parts for item in part]
 
 
-def handlers_for_rank(handlers: list, main_only: int) -> list:
-    """Every handler on the main process; on the other ranks all but the last ``main_only`` (the loggers and
-    the progress bar, which would print once per rank)."""
-    if is_main_process() or main_only <= 0:
+def handlers_for_rank(handlers: list) -> list:
+    """Every handler on the main process; on the other ranks all but the loggers and the progress bar (MONAI's
+    stats handlers, Ignite's ``ProgressBar``), which would print once per rank."""
+    if is_main_process():
         return list(handlers)
-    return list(handlers[:-main_only])
+    from ignite.handlers import ProgressBar
+    from monai.handlers import StatsHandler, TensorBoardHandler
+
+    return [h for h in handlers if not isinstance(h, (StatsHandler, TensorBoardHandler, ProgressBar))]

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CONFIGS = ROOT / "bundles" / "gu2net_universal" / "configs"
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
 CHANNELS = [8, 16, 16, 32, 32]  # tiny, to keep the test quick
-SMALL = {"image_sizes_synthetic": [[64, 80], [64, 80]], "channels_synthetic": CHANNELS, "num_workers": 0}
+SMALL = {"image_sizes": [[64, 80], [64, 80]], "channels": CHANNELS, "num_workers": 0}
 
 
 def _config(*names):
@@ -41,7 +41,7 @@ def test_metadata_and_network():
 def test_train_resume_evaluate_infer_export(domains, tmp_path):
     root = tmp_path / "run"
     common = {"bundle_root": str(root), "domain_roots": domains, **SMALL}
-    run("training", config_file=_config("train.json"), epochs_synthetic=1, **common)
+    run("training", config_file=_config("train.json", "synthetic.json"), max_epochs=1, **common)
     names = ["synthetic_head", "synthetic_hand"]
     for name, unit, k in zip(names, ("mm", "wrist"), (19, 37), strict=True):
         report = json.loads((root / "eval" / "validation" / name / "metrics.json").read_text())
@@ -51,29 +51,29 @@ def test_train_resume_evaluate_infer_export(domains, tmp_path):
     per_domain = [float(row[f"val_mre_{n}"]) for n in names]
     assert float(row["val_mre"]) == pytest.approx(sum(per_domain) / 2, abs=1e-3)  # model selection: mean over domains
 
-    run("training", config_file=_config("train.json"), epochs_synthetic=2, **common)
+    run("training", config_file=_config("train.json", "synthetic.json"), max_epochs=2, **common)
     with open(root / "eval" / "validation_metrics.csv") as f:
         assert [int(r["epoch"]) for r in csv.DictReader(f)] == [1, 2]
 
-    run("evaluating", config_file=_config("train.json", "evaluate.json"), **common)
+    # the run folder is a bundle: its own configs evaluate, predict and export with no overrides
+    run_configs = root / "configs"
+    run("evaluating", config_file=[str(run_configs / "train.json"), str(run_configs / "evaluate.json")])
     for name in names:
         assert json.loads((root / "eval" / "test" / name / "metrics.json").read_text())["num_images"] == 2
 
     hand_images = sorted(str(p) for p in (Path(domains[1]) / "images").glob("*.png"))[:1]
-    infer = {"bundle_root": str(root), "input_files": hand_images, "output_dir": str(root / "pred"), "domain": 1,
-             "image_sizes": [[64, 80], [64, 80]], "channels": CHANNELS}  # fmt: skip
-    run("run", config_file=_config("inference.json"), **infer)
+    inference = str(run_configs / "inference.json")
+    run("run", config_file=inference, input_files=hand_images, output_dir=str(root / "pred"), domain=1)
     record = json.loads((root / "pred" / f"{Path(hand_images[0]).stem}.json").read_text())
     assert len(record["landmarks"]) == 37 and record["landmarks"][0]["name"] == "ulnar styloid tip"
 
     # export: traced at the default domain 0; equal to eager mode
     ts = root / "models" / "model.ts"
     ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
-                meta_file=_config("metadata.json"), config_file=_config("inference.json"), channels=CHANNELS,
+                meta_file=str(run_configs / "metadata.json"), config_file=inference,
                 use_trace=True, input_shape=[1, 1, 64, 80])  # fmt: skip
     parser = ConfigParser()
-    parser.read_config(_config("inference.json"))
-    parser["channels"] = CHANNELS
+    parser.read_config(inference)
     eager = parser.get_parsed_content("network_def")
     eager.load_state_dict(torch.load(root / "models" / "model.pt"))
     x = torch.rand(1, 1, 64, 80)

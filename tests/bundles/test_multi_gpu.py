@@ -21,18 +21,16 @@ ROOT = Path(__file__).resolve().parents[2]
 TINY = [8, 16, 16, 32, 32]
 BUNDLES = {
     "gu2net_ceph": {"data_root": None, "channels": TINY, "image_size": [64, 80]},
-    "gu2net_universal": {"domain_roots": None, "channels_synthetic": TINY,
-                         "image_sizes_synthetic": [[64, 80], [64, 80]]},  # fmt: skip
+    "gu2net_universal": {"domain_roots": None, "channels": TINY, "image_sizes": [[64, 80], [64, 80]]},
 }
 
 
 # the synthetic profile of each bundle, under the config file run
-PROFILE = {"gu2net_ceph": ["train.json", "synthetic.json"], "gu2net_universal": ["train.json"]}
-EPOCHS = {"gu2net_ceph": "max_epochs", "gu2net_universal": "epochs_synthetic"}
+PROFILE = ["train.json", "synthetic.json"]
 
 
 def _configs(name, *files):
-    return [str(ROOT / "bundles" / name / "configs" / f) for f in (*PROFILE[name], *files)]
+    return [str(ROOT / "bundles" / name / "configs" / f) for f in (*PROFILE, *files)]
 
 
 def _cli_value(value) -> str:
@@ -52,8 +50,7 @@ def test_two_gloo_ranks_match_one_process(name, phantoms, tmp_path):
         overrides["data_root"] = phantoms["head"]
     else:
         overrides["domain_roots"] = [phantoms["head"], phantoms["hand"]]
-    overrides.update(bundle_root=str(tmp_path / "run"), batch_size=2, num_workers=0)
-    overrides[EPOCHS[name]] = 1
+    overrides.update(bundle_root=str(tmp_path / "run"), max_epochs=1, batch_size=2, num_workers=0)
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "monai.bundle", "run", "training", "--config_file", json.dumps(_configs(name,
            "multi_gpu_train.json"))]  # fmt: skip
@@ -72,9 +69,8 @@ def test_two_gloo_ranks_match_one_process(name, phantoms, tmp_path):
     assert reports and all(json.loads(r.read_text())["num_images"] == 4 for r in reports)
 
     # the saved weights, evaluated by a single process on the same validation images, give the same errors
-    single = {k: v for k, v in overrides.items() if k not in (EPOCHS[name], "batch_size")}
-    split = {"eval_splits_synthetic": ["val", "val"], "eval_name": "val"} if "domain_roots" in single else {
-        "eval_split": "val"}  # fmt: skip
+    single = {k: v for k, v in overrides.items() if k not in ("max_epochs", "batch_size")}
+    split = {"eval_splits": ["val", "val"], "eval_name": "val"} if "domain_roots" in single else {"eval_split": "val"}
     run("evaluating", config_file=_configs(name, "evaluate.json"), **single, **split)
     again = sorted((tmp_path / "run" / "eval" / "val").rglob("metrics.json"))
     assert len(again) == len(reports)

@@ -1,14 +1,19 @@
 import json
 import subprocess
 import sys
+from importlib.metadata import version
+from pathlib import Path
 
 import pytest
 
 from monai_landmarks.cli import main
+from monai_landmarks.data import generate_phantom_dataset
+
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 
 
 def test_help_explains_each_command(capsys):
-    for command in ("synth", "convert", "predict"):
+    for command in ("synth", "convert", "train", "evaluate", "export", "predict"):
         with pytest.raises(SystemExit) as exit_:
             main([command, "--help"])
         assert exit_.value.code == 0
@@ -45,3 +50,37 @@ def test_convert_failure_leaves_nothing(tmp_path, capsys):
 def test_entry_point_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "monai_landmarks.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "synth" in done.stdout
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["--version"])
+    assert exit_.value.code == 0 and capsys.readouterr().out.strip() == f"monai-landmarks {version('monai-landmarks')}"
+
+
+def test_train_without_data_says_what_to_give(tmp_path, capsys):
+    assert main(["train", str(BUNDLES / "htc_ceph"), "--bundle_root", str(tmp_path / "run")]) == 1
+    err = capsys.readouterr().err
+    assert "dataset_dir is not set" in err and "Traceback" not in err
+    assert main(["train", str(tmp_path)]) == 1
+    assert f"{tmp_path}: not a bundle folder" in capsys.readouterr().err
+
+
+def test_train_evaluate_export_predict_a_bundle_folder(tmp_path, capsys, monkeypatch):
+    """The folder commands, as users type them: train on phantoms, then use the run folder with no settings."""
+    monkeypatch.chdir(tmp_path)
+    phantoms = generate_phantom_dataset(tmp_path / "head", "head", 4, 2, 2, size=(96, 120))
+    tiny = ["--set", "image_size=[64,80]", "--set", "max_epochs=1", "--set", f"data_root={phantoms}",
+            "--set", "num_workers=0", "--device", "cpu"]  # fmt: skip
+    assert main(["train", str(BUNDLES / "gu2net_ceph"), "--synthetic", *tiny]) == 0, capsys.readouterr().err
+    run = tmp_path / "runs" / "gu2net_ceph"  # the default run folder
+    assert (run / "models" / "model.pt").is_file() and (run / "configs" / "inference.json").is_file()
+
+    assert main(["evaluate", str(run)]) == 0, capsys.readouterr().err
+    assert json.loads((run / "eval" / "test" / "metrics.json").read_text())["num_images"] == 2
+    assert main(["export", str(run)]) == 0, capsys.readouterr().err
+    assert (run / "models" / "model.ts").is_file()
+    assert main(["export", str(run)]) == 1 and "exists" in capsys.readouterr().err  # never replaces a file
+    images = str(phantoms / "images")
+    assert main(["predict", str(run), images, "--out", str(tmp_path / "pred"), "--quiet", "--device", "cpu"]) == 0
+    assert len(list((tmp_path / "pred").glob("*.json"))) == 8

@@ -74,3 +74,22 @@ def test_image_files_of_an_inference_folder(tmp_path):
     assert image_datalist(files) == [{"image": files[0]}, {"image": files[1]}]
     with pytest.raises(ValueError, match="no input images"):
         image_datalist([])
+
+
+def test_domain_helpers(tmp_path):
+    from monai_landmarks.data import (
+        domain_folders,
+        domain_indices,
+        domain_landmark_counts,
+        domain_protocols,
+        resolve_domains,
+    )
+
+    roots = resolve_domains(None, kinds=("head", "hand"), cache_dir=tmp_path, num_train=2, num_val=1, num_test=1,
+                            size=(64, 80))  # fmt: skip
+    assert domain_landmark_counts(roots) == [19, 37]
+    assert [p.unit for p in domain_protocols(roots, [None, (0, 4)])] == ["mm", "wrist"]
+    assert domain_folders([str(r) for r in roots]) == roots
+    assert domain_indices([{"domain": 1}, {}]) == [1, 0]
+    with pytest.raises(DatasetError, match="dataset_dirs is not set.*synthetic.json"):
+        domain_folders(None)

@@ -221,7 +221,14 @@ class GU2Net(nn.Module):
 
     def forward(self, x: torch.Tensor, domain: int = 0) -> torch.Tensor:
         """Heatmaps ``(B, K_domain, W, H)`` in (0, 1) for a batch ``(B, in_channels[domain], W, H)``."""
+        if isinstance(domain, torch.Tensor) and domain.numel() == 1:  # torch.onnx's tracer hands the default over
+            domain = int(domain)
         return self.for_domain(domain)(x)
+
+    def __prepare_scriptable__(self) -> GU2NetDomain:
+        # torch.jit.script cannot index module lists by a run-time domain; scripting the universal network
+        # (as MONAI's ckpt_export does by default) gives its domain 0, as tracing does
+        return self.for_domain(0)
 
 
 class _UpStep(nn.Module):
