@@ -105,7 +105,7 @@ def refiner_meta(path) -> dict:
 
 
 def refinement_from_file(
-    path, num_landmarks: int, radius: int = 5, iterations: int = 1, device=None
+    path, num_landmarks: int, radius: int = 5, iterations: int = 1, device=None, shifts_mm: Sequence = ()
 ) -> PatchRefinement | None:
     """The bundle's refinement step built from a self-describing refiner weights file, or None when there is no
     such file (the bundle then gives the coarse landmarks).
@@ -125,7 +125,7 @@ def refinement_from_file(
         raise ValueError(f"{path}: a refiner for {meta['num_landmarks']} landmarks; the bundle has {num_landmarks}.")
     network = LandmarkRefiner(num_landmarks=int(num_landmarks), features=meta["features"])
     network = load_refiner(path, network, meta["patch_size"], meta["patch_spacing_mm"]).to(device or "cpu")
-    return PatchRefinement(network, meta["patch_size"], meta["patch_spacing_mm"], radius, iterations, device)
+    return PatchRefinement(network, meta["patch_size"], meta["patch_spacing_mm"], radius, iterations, device, shifts_mm)
 
 
 class PatchRefinement:
@@ -138,6 +138,9 @@ class PatchRefinement:
         radius: window of the ``"softmax"`` decoder, in patch pixels.
         iterations: refinement passes; each later pass re-centres the patches on the previous result.
         device: where the refiner runs (default: its parameters').
+        shifts_mm: test-time augmentation: the refiner also runs on patches centred this far (mm, ``(dx, dy)``
+            each) from the estimate, and the positions it finds are averaged. The refiner was trained on shifted
+            patches, so each shift is another look at the same landmark.
     """
 
     def __init__(
@@ -148,12 +151,14 @@ class PatchRefinement:
         radius: int = 5,
         iterations: int = 1,
         device=None,
+        shifts_mm: Sequence[Sequence[float]] = (),
     ) -> None:
         if iterations < 1:
             raise ValueError(f"iterations must be at least 1, got {iterations}.")
         self.network, self.patch_size, self.patch_spacing_mm = network, int(patch_size), float(patch_spacing_mm)
         self.radius, self.iterations = int(radius), int(iterations)
         self.device = device if device is not None else next(network.parameters()).device
+        self.shifts_mm = torch.cat([torch.zeros(1, 2), torch.as_tensor(shifts_mm, dtype=torch.float64).reshape(-1, 2)])
 
     @torch.no_grad()
     def __call__(self, image: torch.Tensor, centres: torch.Tensor, spacing) -> tuple[torch.Tensor, torch.Tensor]:
@@ -167,12 +172,17 @@ class PatchRefinement:
         points = coords.as_landmarks(convert_to_tensor(centres, track_meta=False)).to(torch.float64)
         step = self.patch_spacing_mm / torch.as_tensor(spacing, dtype=torch.float64)
         self.network.eval()
+        spacing = torch.as_tensor(spacing, dtype=torch.float64).expand(2)
         for _ in range(self.iterations):
-            patches, matrices = extract_patches(image, points, self.patch_size, step)
-            logits = self.network(patches[:, 0][None].to(self.device))
-            local, confidence = decode_softmax(logits.float().cpu(), radius=self.radius)
-            points = patch_to_image(local.to(torch.float64), matrices)
-        return points.to(torch.float32), confidence
+            found, confidence = [], []
+            for shift in self.shifts_mm:
+                patches, matrices = extract_patches(image, points + shift / spacing, self.patch_size, step)
+                logits = self.network(patches[:, 0][None].to(self.device))
+                local, conf = decode_softmax(logits.float().cpu(), radius=self.radius)
+                found.append(patch_to_image(local.to(torch.float64), matrices))
+                confidence.append(conf)
+            points = torch.stack(found).mean(0)
+        return points.to(torch.float32), torch.stack(confidence).mean(0)
 
 
 class RefineLandmarksd(MapTransform):
