@@ -43,10 +43,12 @@ def test_htc_published_profile_reaches_network_codec_schedule_and_augmentation(t
     assert parser.get_parsed_content("warmup_epochs") == 50
     affine = parser.get_parsed_content("train#random_transforms")[1]
     assert affine.rand_affine_grid.translate_range == pytest.approx((76.8, 93.6))  # 15 % of 512 x 624
+    assert (affine.sampling, affine.rotate_prob, affine.prob) == ("truncated_normal", 0.6, 1.0)
     ours = _parser("htc_ceph", "train.json", "ours.json", tmp_path=tmp_path)
     ours["width_multiplier"] = 0.25
     assert ours.get_parsed_content("network_def").backbone_init == "he_fan_out"
     assert not any(c.round_targets for c in ours.get_parsed_content("codec").codecs)
+    assert ours.get_parsed_content("train#random_transforms")[1].sampling == "uniform"
 
 
 def test_gu2net_published_profile_resizes_with_anti_aliasing_in_training_and_inference(tmp_path):
