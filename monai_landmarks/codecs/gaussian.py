@@ -110,6 +110,8 @@ class GaussianHeatmapCodec:
             ``"soft_argmax"``.
         weight_partial: weights of landmarks that are off the image. False (default): 0, although their
             partial Gaussian is still rendered. True: 1 while some of their window lies on the heatmap.
+        round_targets: centre each target Gaussian on the nearest whole heatmap pixel (as HTC's released code
+            renders its targets) instead of the exact sub-pixel position.
 
     Example::
 
@@ -129,6 +131,7 @@ class GaussianHeatmapCodec:
         decoder: HeatmapDecoder | str = HeatmapDecoder.DARK,
         decoder_args: Mapping | None = None,
         weight_partial: bool = False,
+        round_targets: bool = False,
     ) -> None:
         if isinstance(stride, bool) or not isinstance(stride, int) or stride < 1:
             raise ValueError(f"stride must be a positive integer, got {stride!r}.")
@@ -145,6 +148,7 @@ class GaussianHeatmapCodec:
         self.truncate = float(truncate)
         self.dtype = dtype
         self.weight_partial = bool(weight_partial)
+        self.round_targets = bool(round_targets)
         self.decoder = look_up_option(decoder, HeatmapDecoder)
         self.decoder_args = self._decoder_defaults() | dict(decoder_args or {})
         self._check_decoder_args()
@@ -211,8 +215,9 @@ class GaussianHeatmapCodec:
         b, k = points.shape[:2]
         hm_size = heatmap_size(size, self.stride)
         hm_points = coords.to_stride(points, self.stride)
+        centres = torch.round(hm_points) if self.round_targets else hm_points
         heatmaps = render_gaussians(
-            hm_points.reshape(b * k, 2), hm_size, self.sigma, self.peak, self.truncate, self.dtype
+            centres.reshape(b * k, 2), hm_size, self.sigma, self.peak, self.truncate, self.dtype
         )
         visible = coords.inside_image(points, size)
         if self.weight_partial:

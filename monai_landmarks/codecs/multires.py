@@ -49,7 +49,7 @@ class MultiResolutionHeatmapCodec:
         spatial_size: image size ``(W, H)``; may instead be given to :meth:`encode`.
         levels: ``(stride, sigma)`` per level, coarsest (largest stride) first. HTC: ``((4, 2.0), (2, 2.0))``;
             GU2Net: ``((1, 3.0),)``.
-        peak, truncate, dtype, decoder, decoder_args, weight_partial: as for
+        peak, truncate, dtype, decoder, decoder_args, weight_partial, round_targets: as for
             :class:`~monai_landmarks.codecs.gaussian.GaussianHeatmapCodec`, shared by all levels.
         fuse: default :class:`LevelFusion` of :meth:`decode`.
 
@@ -68,6 +68,7 @@ class MultiResolutionHeatmapCodec:
         decoder_args: Mapping | None = None,
         weight_partial: bool = False,
         fuse: LevelFusion | str = LevelFusion.MEAN,
+        round_targets: bool = False,
     ) -> None:
         levels = tuple(tuple(level) for level in levels)
         if not levels or any(len(level) != 2 for level in levels):
@@ -88,6 +89,7 @@ class MultiResolutionHeatmapCodec:
                 decoder=decoder,
                 decoder_args=decoder_args,
                 weight_partial=weight_partial,
+                round_targets=round_targets,
             )
             for stride, sigma in levels
         ]

@@ -357,6 +357,18 @@ class LandmarkResizeWithPadd(_LandmarkSpatiald):
         return [Resize(self.spatial_size), self.padder]
 
 
+#: how :class:`RandLandmarkAffined` draws its rotation and scale
+AFFINE_SAMPLINGS = ("uniform", "truncated_normal")
+
+
+def _magnitude(param_range) -> float:
+    """The size of a MONAI range entry: ``r`` of a number (range ``(-r, r)``), the larger bound of a pair."""
+    first = param_range[0]
+    if isinstance(first, Sequence):
+        return float(max(abs(v) for v in first))
+    return float(abs(first))
+
+
 class RandLandmarkAffined(RandomizableTransform, _LandmarkSpatiald):
     """Random rotation, scaling, shear and translation about the image centre (MONAI ``Affine``); landmarks follow.
 
@@ -383,9 +395,15 @@ class RandLandmarkAffined(RandomizableTransform, _LandmarkSpatiald):
             MONAI's ``"reflection"`` would mirror anatomy into the border and show landmark-like structures
             where no landmark is labelled.
         allow_missing_keys: don't raise if an image or landmark key is missing.
+        sampling: ``"uniform"`` (MONAI's draws in the ranges) or ``"truncated_normal"``, the draws of HTC's
+            released (MMPose) augmentation: the angle is ``clip(N(0, 1), -2, 2) * rotate_range`` and one scale
+            for both axes is ``1 + clip(N(0, 1), -1, 1) * scale_range`` (each range a single number, or its first
+            entry); translation and shear stay uniform.
+        rotate_prob: probability that a transformed sample is also rotated (MMPose: 0.6); 1.0 always rotates.
 
     Raises:
-        ValueError: if ``mode`` or ``padding_mode`` is not a valid option.
+        ValueError: if ``mode``, ``padding_mode`` or ``sampling`` is not a valid option, or ``rotate_prob`` is
+            not a probability.
     """
 
     def __init__(
@@ -401,9 +419,17 @@ class RandLandmarkAffined(RandomizableTransform, _LandmarkSpatiald):
         mode: str = GridSampleMode.BILINEAR,
         padding_mode: str = GridSamplePadMode.ZEROS,
         allow_missing_keys: bool = False,
+        sampling: str = "uniform",
+        rotate_prob: float = 1.0,
     ) -> None:
         _LandmarkSpatiald.__init__(self, keys, landmark_keys, allow_missing_keys)
         RandomizableTransform.__init__(self, prob)
+        if sampling not in AFFINE_SAMPLINGS:
+            raise ValueError(f"RandLandmarkAffined: sampling must be one of {AFFINE_SAMPLINGS}, got {sampling!r}.")
+        if not 0.0 <= rotate_prob <= 1.0:
+            raise ValueError(f"RandLandmarkAffined: rotate_prob must lie in [0, 1], got {rotate_prob!r}.")
+        self.sampling = sampling
+        self.rotate_prob = float(rotate_prob)
         self.spatial_size = None if spatial_size is None else _check_size(spatial_size, "RandLandmarkAffined", True)
         self.mode = look_up_option(mode, GridSampleMode)
         self.padding_mode = look_up_option(padding_mode, GridSamplePadMode)
@@ -420,8 +446,18 @@ class RandLandmarkAffined(RandomizableTransform, _LandmarkSpatiald):
 
     def randomize(self, data=None) -> None:
         super().randomize(None)
-        if self._do_transform:
-            self.rand_affine_grid.randomize()
+        if not self._do_transform:
+            return
+        g = self.rand_affine_grid
+        g.randomize()
+        if self.sampling == "truncated_normal":
+            if g.rotate_range:
+                g.rotate_params = [float(np.clip(self.R.standard_normal(), -2, 2)) * _magnitude(g.rotate_range)]
+            if g.scale_range:
+                scale = 1.0 + float(np.clip(self.R.standard_normal(), -1, 1)) * _magnitude(g.scale_range)
+                g.scale_params = [scale] * SPATIAL_DIMS
+        if self.rotate_prob < 1.0 and self.R.random_sample() >= self.rotate_prob:
+            g.rotate_params = [0.0] * len(g.rotate_params or [])
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         self.randomize(None)

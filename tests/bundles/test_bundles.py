@@ -103,11 +103,10 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
 
     ts = root / "models" / "model.ts"
-    # GU2Net's universal forward picks its domain at run time, so it is traced (its default domain 0); HTC scripts
-    trace = {"use_trace": True, "input_shape": [1, 1, 64, 80]} if name.startswith("gu2net") else {}
+    # the zoo's default (script) mode for both networks; GU2Net scripts as its domain 0
     ckpt_export(
         net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
-        meta_file=str(root / "configs" / "metadata.json"), config_file=inference, **trace,
+        meta_file=str(root / "configs" / "metadata.json"), config_file=inference,
     )  # fmt: skip
     extra = {"inference.json": ""}
     exported = torch.jit.load(str(ts), _extra_files=extra).eval()

@@ -67,11 +67,10 @@ def test_train_resume_evaluate_infer_export(domains, tmp_path):
     record = json.loads((root / "pred" / f"{Path(hand_images[0]).stem}.json").read_text())
     assert len(record["landmarks"]) == 37 and record["landmarks"][0]["name"] == "ulnar styloid tip"
 
-    # export: traced at the default domain 0; equal to eager mode
+    # export in the zoo's default (script) mode: domain 0; equal to eager mode
     ts = root / "models" / "model.ts"
     ckpt_export(net_id="network_def", filepath=str(ts), ckpt_file=str(root / "models" / "model.pt"),
-                meta_file=str(run_configs / "metadata.json"), config_file=inference,
-                use_trace=True, input_shape=[1, 1, 64, 80])  # fmt: skip
+                meta_file=str(run_configs / "metadata.json"), config_file=inference)  # fmt: skip
     parser = ConfigParser()
     parser.read_config(inference)
     eager = parser.get_parsed_content("network_def")

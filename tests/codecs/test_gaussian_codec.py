@@ -155,3 +155,12 @@ def test_cuda_matches_cpu():
         gpu_points, gpu_conf = dec.decode(gpu)
         torch.testing.assert_close(gpu_points.cpu(), cpu_points, atol=1e-4, rtol=0)
         torch.testing.assert_close(gpu_conf.cpu(), cpu_conf)
+
+
+def test_round_targets_centres_each_gaussian_on_a_whole_heatmap_pixel():
+    point = torch.tensor([[[10.3, 7.8]]])  # stride 2: heatmap (u + 0.5) / 2 - 0.5 = (4.9, 3.65)
+    exact, _ = GaussianHeatmapCodec((32, 24), stride=2, sigma=2.0).encode(point)
+    rounded, _ = GaussianHeatmapCodec((32, 24), stride=2, sigma=2.0, round_targets=True).encode(point)
+    assert rounded[0, 5, 4] == 1.0 and exact.max() < 1.0  # the peak lands exactly on pixel (5, 4)
+    assert rounded[0, 6, 4] == rounded[0, 4, 4] and rounded[0, 5, 5] == rounded[0, 5, 3]  # symmetric about it
+    assert exact[0, 4, 4] > exact[0, 6, 4]  # the exact centre, 4.9, is nearer 4 than 6

@@ -228,6 +228,14 @@ class TestDomainViewAndExport:
         torch.testing.assert_close(exported(x), view(x), rtol=0, atol=1e-6)
 
 
+def test_scripting_the_universal_network_gives_its_domain_0():
+    """``torch.jit.script(net)`` (MONAI ckpt_export's default) scripts domain 0, sharing the weights."""
+    net = _small().eval()
+    x = torch.randn(1, 1, 32, 48)
+    with torch.no_grad():
+        torch.testing.assert_close(torch.jit.script(net)(x), net(x, 0), rtol=0, atol=1e-6)
+
+
 ILLEGAL_ARGUMENTS = [
     ({"spatial_dims": 3}, "spatial_dims"),
     ({"out_channels": ()}, "out_channels"),

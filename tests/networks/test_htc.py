@@ -277,3 +277,23 @@ def test_published_configuration_forward():
         x = torch.randn(1, 3, 608, 480)
         for got, expected in zip(net.fuse()(x), net(x), strict=True):
             _assert_close(got, expected, 1e-4)
+
+
+def test_backbone_init_published_intent_or_released_default():
+    """``he_fan_out`` draws backbone convs from N(0, sqrt(2 / fan_out)); ``pytorch`` keeps PyTorch's default
+    (uniform, std 1 / sqrt(3 fan_in)), as the released code ends up doing."""
+    torch.manual_seed(0)
+    he = HTC(2, 1, 19, backbone_init="he_fan_out")
+    torch.manual_seed(0)
+    default = HTC(2, 1, 19, backbone_init="pytorch")
+    for a, b in zip(he.stages.modules(), default.stages.modules(), strict=True):
+        if isinstance(a, nn.Conv2d) and a.weight.numel() > 50_000:
+            fan_out = a.kernel_size[0] * a.kernel_size[1] * a.out_channels // a.groups
+            fan_in = b.weight[0].numel()
+            assert a.weight.std().item() == pytest.approx((2.0 / fan_out) ** 0.5, rel=0.05)
+            assert b.weight.std().item() == pytest.approx((3.0 * fan_in) ** -0.5, rel=0.05)
+            break
+    else:
+        raise AssertionError("no large backbone convolution found")
+    with pytest.raises(ValueError, match="backbone_init"):
+        HTC(2, 1, 19, backbone_init="xavier")

@@ -405,3 +405,29 @@ def test_resize_with_pad_round_trips(size, target):
     assert (fitted <= np.asarray(target)).all() and (fitted == np.asarray(target)).any()
     assert inside_image(out[Keys.LANDMARKS], target).all()
     np.testing.assert_allclose(transform.inverse(out)[Keys.LANDMARKS][0].numpy(), pts, atol=1e-3)
+
+
+def test_truncated_normal_affine_draws_as_mmpose():
+    """HTC's released augmentation: angle clip(N(0, 1), -2, 2) * r with probability 0.6, one isotropic scale
+    1 + clip(N(0, 1), -1, 1) * s."""
+    from monai_landmarks.transforms import RandLandmarkAffined
+
+    t = RandLandmarkAffined("image", prob=1.0, rotate_range=0.7, scale_range=0.5, sampling="truncated_normal",
+                            rotate_prob=0.6)  # fmt: skip
+    t.set_random_state(0)
+    angles, scales = [], []
+    for _ in range(4000):
+        t.randomize()
+        angles.append(t.rand_affine_grid.rotate_params[0])
+        sx, sy = t.rand_affine_grid.scale_params
+        assert sx == sy
+        scales.append(sx)
+    angles, scales = np.array(angles), np.array(scales)
+    rotated = angles[angles != 0]
+    assert abs(rotated).max() <= 1.4 + 1e-9 and scales.min() >= 0.5 - 1e-9 and scales.max() <= 1.5 + 1e-9
+    assert len(rotated) / len(angles) == pytest.approx(0.6, abs=0.03)
+    assert rotated.std() == pytest.approx(0.7 * 0.96, rel=0.05)  # sd of N(0, 1) clipped to [-2, 2]: 0.959
+    with pytest.raises(ValueError, match="sampling"):
+        RandLandmarkAffined("image", sampling="gaussian")
+    with pytest.raises(ValueError, match="rotate_prob"):
+        RandLandmarkAffined("image", rotate_prob=1.5)

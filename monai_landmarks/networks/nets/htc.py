@@ -27,6 +27,8 @@ from monai_landmarks.networks.blocks.residual import DilatedResidualBlock
 __all__ = ["HTC"]
 
 _HEAD_STRIDES = (4, 2)
+#: backbone initialisations: the published intent, and what the released code ends up with (see ``HTC``)
+BACKBONE_INITS = ("he_fan_out", "pytorch")
 
 
 def _positive_ints(name: str, values: Sequence[int], length: int | None = None) -> tuple[int, ...]:
@@ -127,6 +129,9 @@ class HTC(nn.Module):
             NHWC when no gradients are recorded (oneDNN's NHWC forward convolutions are faster) and NCHW while they
             are (its NHWC weight gradients of the large 3x3 convs are several times slower). Speed only, never the
             function.
+        backbone_init: ``"he_fan_out"``: backbone convolutions drawn from N(0, sqrt(2 / fan_out)), what the
+            published code intends; ``"pytorch"``: PyTorch's default initialisation, what the released code ends up
+            with (its backbone init call is a no-op on tensors). The neck and heads are initialised alike in both.
 
     Raises:
         ValueError: for ``spatial_dims != 2``, non-positive sizes, per-stage tuples not of length 4, a stage width
@@ -154,8 +159,12 @@ class HTC(nn.Module):
         width_multiplier: float = 1.0,
         gradient_checkpointing: bool = False,
         layout: str = "auto",
+        backbone_init: str = "he_fan_out",
     ) -> None:
         super().__init__()
+        if backbone_init not in BACKBONE_INITS:
+            raise ValueError(f"backbone_init must be one of {BACKBONE_INITS}, got {backbone_init!r}.")
+        self.backbone_init = backbone_init
         if spatial_dims != 2:
             raise ValueError(f"HTC supports spatial_dims=2 only, got {spatial_dims}.")
         (in_channels, out_channels, neck_channels, head_channels) = _positive_ints(
@@ -230,12 +239,14 @@ class HTC(nn.Module):
 
     @torch.no_grad()
     def _init_weights(self) -> None:
-        """Backbone convs N(0, sqrt(2 / fan_out)) (He fan-out), neck Xavier-uniform, heads N(0, 0.001); biases 0.
+        """Backbone convs N(0, sqrt(2 / fan_out)) (He fan-out, or PyTorch's default with ``backbone_init="pytorch"``),
+        neck Xavier-uniform, heads N(0, 0.001); biases 0.
 
-        The backbone init is what the released code writes, not what it runs: it passes weight tensors to mmcv's
+        The He init is what the released code writes, not what it runs: it passes weight tensors to mmcv's
         ``normal_init``, which expects modules, so the released backbone keeps PyTorch's default init.
         """
-        for m in self.stages.modules():
+        backbone = self.stages.modules() if self.backbone_init == "he_fan_out" else ()
+        for m in backbone:
             if isinstance(m, nn.Conv2d):
                 fan_out = m.kernel_size[0] * m.kernel_size[1] * m.out_channels // m.groups
                 nn.init.normal_(m.weight, 0.0, math.sqrt(2.0 / fan_out))
