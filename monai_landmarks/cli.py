@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -71,17 +72,32 @@ def _convert(args: argparse.Namespace) -> int:
 
 
 def _image_files(paths: Sequence[str]) -> list[str]:
-    files: list[str] = []
+    """The image files named or in the folders named (not recursive); their file names must be unique, since
+    outputs are named after them."""
+    from monai_landmarks.utils.paths import display, regular_files
+
+    files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(str(f) for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
-        elif p.is_file():
-            files.append(str(p))
+            files += regular_files(sorted(f for f in p.iterdir() if not f.name.startswith(".")))
+        elif p.exists():
+            found = regular_files([p])
+            if not found:
+                raise ValueError(f"{display(p)}: not a regular file (FIFO, socket or device); refused.")
+            files += found
         else:
-            raise FileNotFoundError(f"{p}: no such image file or folder.")
+            raise FileNotFoundError(f"{display(p)}: no such image file or folder.")
     if not files:
         raise ValueError(f"no image files found in {', '.join(paths)}.")
-    return files
+    first: dict[str, Path] = {}
+    for f in files:
+        if f.name in first and first[f.name].resolve() != f.resolve():
+            raise ValueError(
+                f"{display(f)} and {display(first[f.name])} have the same file name, and outputs are named after "
+                "it; predict them into separate output folders."
+            )
+        first.setdefault(f.name, f)
+    return list(dict.fromkeys(str(f) for f in files))
 
 
 def _settings(pairs: Sequence[str]) -> dict:
@@ -114,6 +130,8 @@ def _predict(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigWorkflow
 
     from monai_landmarks.handlers.checkpoint import check_weights
+    from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
+    from monai_landmarks.utils.paths import check_output_folder
 
     bundle = Path(args.bundle)
     config = bundle / "configs" / "inference.json"
@@ -122,6 +140,7 @@ def _predict(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    check_output_folder(args.out, args.images)
     overrides = {
         "bundle_root": str(bundle),
         "input_files": _image_files(args.images),
@@ -139,10 +158,27 @@ def _predict(args: argparse.Namespace) -> int:
     evaluator = workflow.parser.get_parsed_content("evaluator")
     if not args.quiet:
         ProgressBar(desc="predict").attach(evaluator)
-    evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
+    writers = [h for h in workflow.parser.get_parsed_content("handlers") if isinstance(h, LandmarkPredictionWriter)]
+    try:
+        evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
+    except BaseException as e:
+        for writer in writers:
+            _stop_writer(writer, len(overrides["input_files"]), interrupted=isinstance(e, KeyboardInterrupt))
+        raise
     workflow.finalize()
     print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
     return EXIT_OK
+
+
+def _stop_writer(writer, total: int, interrupted: bool) -> None:
+    """After a failed or interrupted run: list what finished (a summary marked incomplete) and unlock."""
+    if not writer.lock.held:
+        return
+    summary = writer.finish(complete=False) if writer.outputs else writer.lock.release()
+    if interrupted:
+        done = f"the finished ones are listed in {summary}" if summary else "nothing was written"
+        print(f"monai-landmarks predict: interrupted after {len(writer.outputs)} of {total} image(s); {done}.",
+              file=sys.stderr)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -222,13 +258,33 @@ def _unwrap(error: BaseException) -> BaseException:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return args.run(args)
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, MemoryError, RecursionError) as e:
         print(f"monai-landmarks {args.command}: error: {_unwrap(e)}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:
+        signum = e.args[0] if isinstance(e, _Terminated) else signal.SIGINT
+        print(f"monai-landmarks {args.command}: stopped by {signal.Signals(signum).name}.", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so the same clean-up as Ctrl-C runs."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated(signum)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

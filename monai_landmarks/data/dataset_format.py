@@ -38,6 +38,7 @@ from PIL import Image
 from monai_landmarks.data.image_reader import ImageReadError, read_image, read_image_size
 from monai_landmarks.utils.coords import as_landmarks, inside_image
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.paths import check_safe_name
 
 __all__ = [
     "BASE_COLUMNS",
@@ -57,7 +58,6 @@ IMAGES_DIR = "images"
 BASE_COLUMNS = ("image_id", "split", "file", "landmark", "x", "y")
 MEAN = "mean"  #: ground truth from the ``x, y`` columns
 COORDINATE_CONVENTION = "0-based pixel-centre coordinates of the stored PNG (x = column, y = row)"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # image ids become file names
 _ANNOTATOR = re.compile(r"^[A-Za-z0-9]+$")
 
 
@@ -233,6 +233,8 @@ def _group_rows(root: Path, rows, num_landmarks: int, columns: tuple[str, str], 
         image_id, split = row["image_id"], row["split"]
         if not image_id or not split:
             raise DatasetError(f"{where}: 'image_id' and 'split' must not be empty.")
+        check_safe_name(image_id, "'image_id'", where, DatasetError)  # ids name output files, as on writing
+        check_safe_name(split, "'split'", where, DatasetError)
         index = _parse_index(row["landmark"], num_landmarks, where)
         file = _resolve_file(root, row["file"], where)
         record = images.setdefault(image_id, {"split": split, "file": file, "line": line, "points": {}, "lines": {}})
@@ -430,10 +432,7 @@ def _sample_record(sample, images_dir: Path, num_landmarks: int | None, layout: 
     image_id, split = sample[Keys.IMAGE_ID], sample[Keys.SPLIT]
     where = f"sample {image_id!r}"
     for key, value in ((Keys.IMAGE_ID, image_id), (Keys.SPLIT, split)):
-        if not isinstance(value, str) or not _SAFE_NAME.match(value):
-            raise DatasetError(
-                f"{where}: {key} must be a string of letters, digits, '.', '_' or '-' (it names files), got {value!r}."
-            )
+        check_safe_name(value, key, where, DatasetError)
     points = _points(sample[Keys.LANDMARKS], num_landmarks, f"{where} landmarks")
     annotators = {}
     for name, value in dict(sample.get("annotators") or {}).items():

@@ -84,7 +84,7 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     else:  # the synthetic profile trains a narrower GU2Net
         infer["channels"] = [16, 32, 64, 128, 128]
     run("run", config_file=_configs(name, "inference.json"), **infer)
-    record = json.loads((root / "pred" / f"{Path(images[0]).stem}.json").read_text())
+    record = json.loads((root / "pred" / f"{Path(images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
     assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
 

@@ -63,7 +63,7 @@ def test_train_resume_evaluate_infer_export(domains, tmp_path):
     infer = {"bundle_root": str(root), "input_files": hand_images, "output_dir": str(root / "pred"), "domain": 1,
              "image_sizes": [[64, 80], [64, 80]], "channels": CHANNELS}  # fmt: skip
     run("run", config_file=_config("inference.json"), **infer)
-    record = json.loads((root / "pred" / f"{Path(hand_images[0]).stem}.json").read_text())
+    record = json.loads((root / "pred" / f"{Path(hand_images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == 37 and record["landmarks"][0]["name"] == "ulnar styloid tip"
 
     # export: traced at the default domain 0; equal to eager mode

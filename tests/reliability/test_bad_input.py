@@ -15,9 +15,12 @@ Decided behaviour for the valid kinds (see ``monai_landmarks.data.image_reader``
 from __future__ import annotations
 
 import json
+import os
 import re
 import resource
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -41,7 +44,7 @@ from monai_landmarks.data.image_reader import ImageReadError, SITKReader, read_i
 from monai_landmarks.handlers.checkpoint import check_weights
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
-TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,40]", "--quiet", "--device", "cpu"]
+TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,48]", "--quiet", "--device", "cpu"]
 ACCEPTED = "accepted"  # a valid input: the call returns and ``check`` looks at the result
 
 
@@ -110,6 +113,10 @@ def _truncated(path: Path, suffix: str) -> Path:
     data = good.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+def assert_equal(found, expected) -> None:
+    assert found == expected, f"{found!r} != {expected!r}"
 
 
 def _reads(path: Path, **kwargs) -> Callable:
@@ -490,6 +497,184 @@ def cli_unknown_format(tmp):
     return Case(_cli("convert", "dicomdir", tmp, tmp / "out"), 2, "dicomdir", "invalid choice", out=tmp / "out")
 
 
+
+# ---------------------------------------------------------------------------- round 2 (issue 14): data loss
+
+
+def _tiny_training(models: Path, ids=("a", "b"), epochs: int = 1, restart: bool = False):
+    """A two-batch Ignite trainer with the bundles' resume and checkpoint handlers; returns its ResumeFromLatest.
+
+    ``data_loader`` and ``network`` stand in for a MONAI trainer's, which the run fingerprint reads.
+    """
+    from types import SimpleNamespace
+
+    from ignite.engine import Engine
+
+    from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver, ResumeFromLatest
+
+    net = torch.nn.Linear(2, 1)
+    engine = Engine(lambda engine, batch: None)
+    data = [{"image": f"/data/{i}.png", "image_id": i, "landmarks": np.zeros((1, 3, 2))} for i in ids]
+    engine.data_loader = SimpleNamespace(dataset=SimpleNamespace(data=data), batch_size=1)
+    engine.network = net
+    save = {"network": net, "trainer": engine}
+    resume = ResumeFromLatest(models, save, restart=restart)
+    resume.attach(engine)
+    AtomicCheckpointSaver(str(models), save, save_interval=1, n_saved=1).attach(engine)
+    engine.run([0, 1], max_epochs=epochs)
+    return resume
+
+
+def _lock_holder(folder: Path, kill: bool = False) -> subprocess.Popen:
+    """Another process that takes ``folder``'s lock and sleeps (or is SIGKILLed once it holds it)."""
+    code = (
+        "import sys, time; from monai_landmarks.utils.locks import FolderLock; "
+        "FolderLock(sys.argv[1], 'training').acquire(); print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    if kill:
+        holder.kill()
+        holder.wait(30)
+    return holder
+
+
+def predict_out_is_the_input_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    original = _png(tmp / "in" / "a.png", _gray()).read_bytes()
+
+    def check(_):  # the X-ray is still the X-ray, and nothing was added beside it
+        assert (tmp / "in" / "a.png").read_bytes() == original and sorted(os.listdir(tmp / "in")) == ["a.png"]
+
+    call = _cli("predict", BUNDLES / "htc_ceph", tmp / "in", "--weights", tmp / "w.pt", "--out", tmp / "in",
+                *TINY_PREDICT)  # fmt: skip
+    return Case(call, 1, str(tmp / "in"), "is the input folder", check=check)
+
+
+def predict_out_inside_an_input_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    _png(tmp / "in" / "a.png", _gray())
+    call = _cli("predict", BUNDLES / "htc_ceph", tmp / "in", "--weights", tmp / "w.pt", "--out", tmp / "in" / "p",
+                *TINY_PREDICT)  # fmt: skip
+    return Case(call, 1, str(tmp / "in"), "inside the input folder", out=tmp / "in" / "p")
+
+
+def predict_over_a_file_it_did_not_write(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    (tmp / "pred").mkdir()
+    (mine := tmp / "pred" / "a.png.json").write_text("my notes")
+    return Case(_predict(tmp, tmp / "a.png"), 1, str(mine), "not written by a predict run",
+                check=lambda _: assert_equal(mine.read_text(), "my notes"))  # fmt: skip
+
+
+def predict_again_into_its_own_output(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    assert _predict(tmp, tmp / "a.png")() == 0
+
+    def check(_):
+        summary = json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        assert summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json"]
+
+    return Case(_predict(tmp, tmp / "a.png"), 0, check=check)  # the run's own outputs may be replaced
+
+
+def predict_names_with_dots(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    names = [f"1.2.840.10008.{i}.png" for i in (1, 2, 3)]
+    for name in names:
+        _png(tmp / "in" / name, _gray())
+
+    def check(_):
+        written = sorted(p.name for p in (tmp / "pred").glob("*.json"))
+        assert written == sorted([*(f"{n}.json" for n in names), "predict_summary.json"]), written
+        assert {json.loads((tmp / "pred" / f"{n}.json").read_text())["image"] for n in names} == {
+            str(tmp / "in" / n) for n in names
+        }
+
+    return Case(_predict(tmp, tmp / "in"), 0, check=check)
+
+
+def predict_same_stem_two_formats(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    _png(tmp / "in" / "x.png", _gray())
+    sitk.WriteImage(sitk.GetImageFromArray(_gray(seed=1).T.copy()), str(tmp / "in" / "x.mha"))
+    check = lambda _: assert_equal(sorted(p.name for p in (tmp / "pred").glob("x.*.json")), ["x.mha.json", "x.png.json"])  # noqa: E731, E501
+    return Case(_predict(tmp, tmp / "in"), 0, check=check)
+
+
+def predict_same_name_in_two_folders(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    for folder in ("in1", "in2"):
+        (tmp / folder).mkdir()
+        _png(tmp / folder / "a.png", _gray())
+    return Case(_predict(tmp, tmp / "in1", tmp / "in2"), 1, str(tmp / "in2" / "a.png"), "same file name",
+                out=tmp / "pred")  # fmt: skip
+
+
+def image_id_escaping_on_read(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,", "../../../../x,", 2)
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", r"'image_id' must be .*'\.\./\.\./")
+
+
+def report_overlay_outside_its_folder(tmp):
+    from monai_landmarks.handlers import LandmarkReportWriter
+
+    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    image = _png(tmp / "a.png", _gray())
+    points = np.array([[2.0, 3.0]])
+    writer.rows = [{"image_id": "../../escape", "file": str(image), "errors": np.zeros(1), "pred": points,
+                    "label": points}]  # fmt: skip
+    check = lambda _: assert_equal(list(tmp.rglob("escape*")), [])  # noqa: E731
+    return Case(writer._overlays, ValueError, "'best_0_../../escape.png'", "outside this folder", check=check)
+
+
+def report_keeps_other_pictures(tmp):
+    from monai_landmarks.handlers import LandmarkReportWriter
+
+    (tmp / "report" / "overlays").mkdir(parents=True)
+    (mine := tmp / "report" / "overlays" / "figure1.png").write_bytes(b"mine")
+    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    points = np.array([[2.0, 3.0]])
+    image = _png(tmp / "a.png", _gray())
+    writer.rows = [{"image_id": "a", "file": str(image), "errors": np.zeros(1), "pred": points, "label": points}]
+
+    def check(_):
+        assert mine.read_bytes() == b"mine"
+        assert sorted(p.name for p in mine.parent.iterdir()) == ["best_0_a.png", "figure1.png", "worst_0_a.png"]
+
+    return Case(writer._overlays, ACCEPTED, check=check)
+
+
+def checkpoint_backup_with_a_lower_epoch(tmp):
+    (tmp / "models").mkdir()
+    (backup := tmp / "models" / "backup_checkpoint_epoch=0.pt").write_bytes(b"my backup")
+
+    def check(_):
+        assert backup.read_bytes() == b"my backup"
+        assert sorted(p.name for p in backup.parent.glob("*.pt")) == [backup.name, "checkpoint_epoch=2.pt"]
+
+    return Case(lambda: _tiny_training(tmp / "models", epochs=2), ACCEPTED, check=check)
+
+
+def checkpoint_archive_with_a_higher_epoch(tmp):
+    (tmp / "models").mkdir()
+    (archive := tmp / "models" / "old_checkpoint_epoch=99.pt").write_bytes(b"an archived run")
+
+    def check(resume):
+        assert resume.resumed_from is None and archive.read_bytes() == b"an archived run"
+        assert (tmp / "models" / "checkpoint_epoch=1.pt").is_file()
+
+    return Case(lambda: _tiny_training(tmp / "models"), ACCEPTED, check=check)
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -510,6 +695,11 @@ ROWS = [
     predict_zero_spacing, predict_negative_spacing, predict_image_of_100_megapixels, predict_corrupt_image,
     predict_empty_folder, predict_not_a_bundle, convert_into_a_non_empty_folder, synth_image_too_small,
     cli_unknown_format,
+    # round 2, data loss: inputs, other people's files and other runs are never written over
+    predict_out_is_the_input_folder, predict_out_inside_an_input_folder, predict_over_a_file_it_did_not_write,
+    predict_again_into_its_own_output, predict_names_with_dots, predict_same_stem_two_formats,
+    predict_same_name_in_two_folders, image_id_escaping_on_read, report_overlay_outside_its_folder,
+    report_keeps_other_pictures, checkpoint_backup_with_a_lower_epoch, checkpoint_archive_with_a_higher_epoch,
 ]  # fmt: skip
 
 
@@ -539,6 +729,7 @@ def test_bad_input(row, tmp_path, capsys):
         assert code == case.expect, err
         assert case.names in err and re.search(case.problem, err), err
         assert "Traceback" not in err
+        case.check(None)
     else:
         with pytest.raises(case.expect) as info:
             case.call()
