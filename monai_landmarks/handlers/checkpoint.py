@@ -155,6 +155,14 @@ class ResumeFromLatest:
     def __call__(self, engine) -> None:
         if is_main_process():
             self.lock.acquire()
+        try:
+            self._resume(engine)
+        except BaseException:
+            self.lock.release()  # a refused start leaves the folder as it found it
+            raise
+
+    def _resume(self, engine) -> None:
+        if is_main_process():
             self._check_run(engine)
         path = latest_checkpoint(self.ckpt_dir, self.file_prefix)
         if path is None:

@@ -36,9 +36,12 @@ def _describe(holder: dict) -> str:
     )
 
 
-def _read_holder(path: Path) -> dict:
+def _read_holder(path: Path, fd: int | None = None) -> dict:
+    """The holder record; read through ``fd`` when this process holds the lock (closing another descriptor of
+    the file would release a POSIX lock)."""
     try:
-        holder = json.loads(path.read_text(encoding="utf-8"))
+        text = os.pread(fd, 4096, 0) if fd is not None else path.read_bytes()[:4096]
+        holder = json.loads(text.decode("utf-8"))
     except (OSError, ValueError):
         return {}
     return holder if isinstance(holder, dict) else {}
@@ -94,7 +97,7 @@ class FolderLock:
             return False
 
     def _take_over(self, fd: int) -> None:
-        previous = _read_holder(self.path)
+        previous = _read_holder(self.path, fd)
         if previous and previous.get("pid") != os.getpid():
             _logger.warning(
                 f"{self.path}: stale lock of {_describe(previous)}, which ended without releasing it; taking over."

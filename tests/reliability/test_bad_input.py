@@ -15,6 +15,7 @@ Decided behaviour for the valid kinds (see ``monai_landmarks.data.image_reader``
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import resource
@@ -36,7 +37,7 @@ from monai.transforms import LoadImage
 from PIL import Image
 
 from monai_landmarks.cli import main
-from monai_landmarks.data import load_datalist, read_metadata, write_dataset
+from monai_landmarks.data import generate_phantom_dataset, load_datalist, read_metadata, write_dataset
 from monai_landmarks.data.converters import convert_csv, convert_labelme
 from monai_landmarks.data.datalists import training_datalists
 from monai_landmarks.data.dataset_format import DatasetError
@@ -675,6 +676,140 @@ def checkpoint_archive_with_a_higher_epoch(tmp):
     return Case(lambda: _tiny_training(tmp / "models"), ACCEPTED, check=check)
 
 
+
+# ------------------------------------------------------------------ round 2 (issue 14): silent wrong results
+
+
+def truncated_bmp(tmp):
+    path = _truncated(tmp / "cut.bmp", ".bmp")  # SimpleITK decodes it without an error
+    return Case(_reads(path), ImageReadError, str(path), "truncated BMP")
+
+
+def truncated_tiff(tmp):
+    path = _truncated(tmp / "cut.tif", ".tif")
+    return Case(_reads(path), ImageReadError, str(path), "truncated or corrupt")
+
+
+def truncated_nifti(tmp):
+    sitk.WriteImage(sitk.GetImageFromArray(_gray(64, 64)), str(good := tmp / "good.nii"))
+    (path := tmp / "cut.nii").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    return Case(_reads(path), ImageReadError, str(path), "truncated NIfTI")
+
+
+def convert_isbi2015_truncated_bmp(tmp):
+    src = tmp / "isbi"
+    (src / "RawImage" / "TrainingData").mkdir(parents=True)
+    bmp = _truncated(tmp / "001.bmp", ".bmp").rename(src / "RawImage" / "TrainingData" / "001.bmp")
+    for annotator in ("senior", "junior"):
+        (src / "AnnotationsByMD" / f"400_{annotator}").mkdir(parents=True)
+        (src / "AnnotationsByMD" / f"400_{annotator}" / "001.txt").write_text("10,12\n" * 19)
+    return Case(_cli("convert", "isbi2015", src, tmp / "out"), 1, str(bmp), "truncated BMP", out=tmp / "out")
+
+
+def predict_truncated_bmp(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    path = _truncated(tmp / "cut.bmp", ".bmp")
+    return Case(_predict(tmp, path), 1, str(path), "truncated BMP", out=tmp / "pred")
+
+
+def image_with_nan_pixels(tmp):
+    values = _gray().astype(np.float32)
+    values[3, 4] = np.nan
+    sitk.WriteImage(sitk.GetImageFromArray(values.T.copy()), str(path := tmp / "nan.mha"))
+    return Case(_reads(path), ImageReadError, str(path), r"1 pixel\(s\) are NaN or infinite")
+
+
+def predict_image_with_nan_pixels(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    values = np.full((32, 48), np.nan, np.float32)
+    sitk.WriteImage(sitk.GetImageFromArray(values.T.copy()), str(path := tmp / "nan.mha"))
+    return Case(_predict(tmp, path), 1, str(path), "NaN or infinite", out=tmp / "pred")
+
+
+def predict_weights_with_nan(tmp):
+    _png(tmp / "a.png", _gray())
+    state = _network("htc_ceph", width_multiplier=0.25).state_dict()
+    next(v for v in state.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    torch.save(state, path := tmp / "nan.pt")
+    return Case(_predict(tmp, tmp / "a.png", weights=path), 1, str(path), "NaN or infinite values",
+                out=tmp / "pred")  # fmt: skip
+
+
+def labelme_label_differs_in_case(tmp):
+    first = _labelme(tmp, [[1.0, 2.0]], label="Sella")
+    (tmp / "b").mkdir()
+    second = _labelme(tmp / "b", [[3.0, 4.0]], label="sella").rename(tmp / "b" / "b.json")
+    call = lambda: convert_labelme([first, second], tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, str(second), "'sella' differs from 'Sella'.*letter case", out=tmp / "out")
+
+
+def labelme_point_with_null_shape_type(tmp):
+    path = _labelme(tmp, [[3.5, 4.5], [5.5, 6.5]])
+    doc = json.loads(path.read_text())
+    doc["shapes"][1].update(label="l1", shape_type=None)  # as old labelme versions wrote
+    path.write_text(json.dumps(doc))
+
+    def check(root):
+        assert load_datalist(root)[0]["landmarks"].tolist() == [[[3.0, 4.0], [5.0, 6.0]]]
+
+    return Case(lambda: convert_labelme([path], tmp / "out", "t"), ACCEPTED, check=check)
+
+
+def second_training_into_a_locked_folder(tmp):
+    holder = _lock_holder(tmp / "models")
+
+    def check(_):
+        holder.kill()
+        holder.wait(30)
+
+    return Case(lambda: _tiny_training(tmp / "models"), RuntimeError, f"process {holder.pid}",
+                f"{tmp / 'models'}: another training is writing here", check=check)  # fmt: skip
+
+
+def stale_lock_of_a_killed_training(tmp):
+    holder = _lock_holder(tmp / "models", kill=True)
+    messages: list[str] = []
+
+    def call():
+        handler = logging.Handler()
+        handler.emit = lambda record: messages.append(record.getMessage())
+        logger = logging.getLogger("monai_landmarks.utils.locks")
+        logger.addHandler(handler)
+        try:
+            return _tiny_training(tmp / "models")
+        finally:
+            logger.removeHandler(handler)
+
+    def check(resume):
+        assert any(f"stale lock of process {holder.pid}" in m for m in messages), messages
+        assert (tmp / "models" / "checkpoint_epoch=1.pt").is_file() and not (tmp / "models" / ".lock").exists()
+
+    return Case(call, ACCEPTED, check=check)
+
+
+def bundle_run_folder_of_another_dataset(tmp):
+    from _training import train
+
+    first, second = (generate_phantom_dataset(tmp / n, "head", 4, 2, 0, size=(64, 80), seed=s)
+                     for n, s in (("a", 0), ("b", 1)))  # fmt: skip
+    train(tmp / "run", first, epochs=1)
+    before = {p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}
+    after = lambda _: assert_equal({p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}, before)  # noqa: E731, E501
+    return Case(lambda: train(tmp / "run", second, epochs=2), Exception, str(tmp / "run" / "models" / "run.json"),
+                f"another training run.*data: '{first}/images' -> '{second}/images'", check=after)  # fmt: skip
+
+
+def restart_in_a_folder_of_another_run(tmp):
+    _tiny_training(tmp / "models", ids=("a", "b"), epochs=2)
+
+    def check(resume):
+        assert resume.resumed_from is None
+        assert sorted(p.name for p in (tmp / "models").glob("*.pt")) == ["checkpoint_epoch=1.pt"]
+        assert json.loads((tmp / "models" / "run.json").read_text())["fingerprint"]["num_images"] == 3
+
+    return Case(lambda: _tiny_training(tmp / "models", ids=("c", "d", "e"), restart=True), ACCEPTED, check=check)
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -700,6 +835,11 @@ ROWS = [
     predict_again_into_its_own_output, predict_names_with_dots, predict_same_stem_two_formats,
     predict_same_name_in_two_folders, image_id_escaping_on_read, report_overlay_outside_its_folder,
     report_keeps_other_pictures, checkpoint_backup_with_a_lower_epoch, checkpoint_archive_with_a_higher_epoch,
+    # round 2, silent wrong results
+    truncated_bmp, truncated_tiff, truncated_nifti, convert_isbi2015_truncated_bmp, predict_truncated_bmp,
+    image_with_nan_pixels, predict_image_with_nan_pixels, predict_weights_with_nan, labelme_label_differs_in_case,
+    labelme_point_with_null_shape_type, second_training_into_a_locked_folder, stale_lock_of_a_killed_training,
+    bundle_run_folder_of_another_dataset, restart_in_a_folder_of_another_run,
 ]  # fmt: skip
 
 

@@ -4,7 +4,9 @@ labelme
     One JSON per image with ``shapes`` of ``shape_type`` ``"point"``, each ``{"label": ..., "points":
     [[x, y]]}``, and ``imagePath`` relative to the JSON file. labelme puts the top-left image *corner* at
     ``(0, 0)``, so coordinates are shifted by -0.5 to pixel centres (as for ``hamedan_ceph`` in
-    ``../shared/datasets``). Shapes of other types are ignored; a label without a point is a missing landmark.
+    ``../shared/datasets``). Shapes of other types are ignored (a ``null`` type with one point, as old labelme
+    versions write, is a point); a label without a point is a missing landmark. Labels that differ only in
+    letter case or spaces (``Sella``, ``sella``) are refused as typos unless a ``label_map`` is given.
 
 CSV
     ``layout="long"``: one row per (image, landmark) with columns ``image, landmark, x, y`` (names
@@ -91,7 +93,7 @@ def read_labelme(path) -> tuple[dict, dict[str, tuple[float, float]]]:
         raise DatasetError(f"{path}: not a labelme file (no 'shapes' list).")
     points: dict[str, tuple[float, float]] = {}
     for number, shape in enumerate(doc["shapes"]):
-        if not isinstance(shape, dict) or shape.get("shape_type", "point") != "point":
+        if not isinstance(shape, dict) or _shape_type(shape) != "point":
             continue
         label, xy = str(shape.get("label", "")), shape.get("points")
         where = f"{path}: shape {number} (label {label!r})"
@@ -102,6 +104,29 @@ def read_labelme(path) -> tuple[dict, dict[str, tuple[float, float]]]:
         values = [parse_float(str(v), where) for v in xy[0]]
         points[label] = (values[0], values[1])
     return doc, points
+
+
+def _shape_type(shape: dict):
+    """labelme files of old versions have ``"shape_type": null``; such a shape with one point is a point."""
+    kind = shape.get("shape_type", "point")
+    points = shape.get("points")
+    if kind is None and isinstance(points, list) and len(points) == 1:
+        return "point"
+    return kind
+
+
+def _check_label_spelling(docs: dict) -> None:
+    """Labels that differ only in letter case or spaces are typos, not extra landmarks: refuse them."""
+    first: dict[str, tuple[str, Path]] = {}
+    for path, _, points in docs.values():
+        for label in points:
+            key = " ".join(label.split()).casefold()
+            seen = first.setdefault(key, (label, path))
+            if seen[0] != label:
+                raise DatasetError(
+                    f"{path}: label {label!r} differs from {seen[0]!r} in {seen[1]} only in letter case or spaces; "
+                    "fix the typo, or pass label_map to map both."
+                )
 
 
 def _label_index(label_map, labels: set[str]) -> dict[str, int]:
@@ -173,6 +198,8 @@ def convert_labelme(
         if f.stem in docs:
             raise DatasetError(f"{f}: image id {f.stem!r} also comes from {docs[f.stem][0]}; ids are file stems.")
         docs[f.stem] = (f, *read_labelme(f))
+    if label_map is None:
+        _check_label_spelling(docs)
     index = _label_index(label_map, {label for _, _, points in docs.values() for label in points})
     entries, paths = {}, {}
     for image_id, (path, doc, points) in docs.items():
