@@ -60,7 +60,10 @@ def _convert(args: argparse.Namespace) -> int:
             args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite
         )
     else:
-        files = sorted(Path(args.source).glob("*.json")) if Path(args.source).is_dir() else [args.source]
+        from monai_landmarks.utils.paths import regular_files
+
+        source = Path(args.source)
+        files = regular_files(sorted(source.glob("*.json")), _warn("convert")) if source.is_dir() else [args.source]
         if not files:
             raise ValueError(f"{args.source}: no labelme .json files found.")
         out = converters.convert_labelme(
@@ -71,6 +74,10 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn(command: str):
+    return lambda message: print(f"monai-landmarks {command}: warning: {message}", file=sys.stderr)
+
+
 def _image_files(paths: Sequence[str]) -> list[str]:
     """The image files named or in the folders named (not recursive); their file names must be unique, since
     outputs are named after them."""
@@ -79,7 +86,7 @@ def _image_files(paths: Sequence[str]) -> list[str]:
     files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += regular_files(sorted(f for f in p.iterdir() if not f.name.startswith(".")))
+            files += regular_files(sorted(f for f in p.iterdir() if not f.name.startswith(".")), _warn("predict"))
         elif p.exists():
             found = regular_files([p])
             if not found:

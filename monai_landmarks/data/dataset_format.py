@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,11 +37,13 @@ from PIL import Image
 
 from monai_landmarks.data.image_reader import ImageReadError, read_image, read_image_size
 from monai_landmarks.utils.coords import as_landmarks, inside_image
+from monai_landmarks.utils.io import current_umask
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.paths import check_safe_name
 
 __all__ = [
     "BASE_COLUMNS",
+    "MAX_LANDMARKS",
     "IMAGES_DIR",
     "LANDMARKS_FILE",
     "MEAN",
@@ -59,6 +61,7 @@ BASE_COLUMNS = ("image_id", "split", "file", "landmark", "x", "y")
 MEAN = "mean"  #: ground truth from the ``x, y`` columns
 COORDINATE_CONVENTION = "0-based pixel-centre coordinates of the stored PNG (x = column, y = row)"
 _ANNOTATOR = re.compile(r"^[A-Za-z0-9]+$")
+MAX_LANDMARKS = 10_000  #: a bound on ``num_landmarks`` checked before anything of that size is allocated
 
 
 class DatasetError(ValueError):
@@ -127,6 +130,8 @@ def read_metadata(root) -> dict:
         meta = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise DatasetError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}.") from e
+    except RecursionError as e:
+        raise DatasetError(f"{path}: JSON nested too deeply to be dataset metadata.") from e
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: expected a JSON object, got {type(meta).__name__}.")
     missing = [k for k in ("name", "num_landmarks") if k not in meta]
@@ -135,8 +140,8 @@ def read_metadata(root) -> dict:
     if not isinstance(meta["name"], str) or not meta["name"]:
         raise DatasetError(f"{path}: 'name' must be a non-empty string, got {meta['name']!r}.")
     k = meta["num_landmarks"]
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise DatasetError(f"{path}: 'num_landmarks' must be a positive integer, got {k!r}.")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LANDMARKS:
+        raise DatasetError(f"{path}: 'num_landmarks' must be a positive integer up to {MAX_LANDMARKS}, got {k!r}.")
     meta.setdefault("pixel_spacing_mm", None)
     meta.setdefault("landmark_names", None)
     _check_spacing(meta["pixel_spacing_mm"], f"{path}: 'pixel_spacing_mm'")
@@ -151,11 +156,25 @@ def read_metadata(root) -> dict:
 # ------------------------------------------------------------------------------------------------ reading
 
 
+def csv_rows(text: str, path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` of CSV ``text``; a malformed row (such as a cell above the csv module's
+    field size limit of 131072 characters) raises :class:`DatasetError` naming the file and line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DatasetError(f"{path}, line {reader.line_num}: malformed CSV: {e}.") from e
+        yield reader.line_num, cells
+
+
 def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """Header and ``(line number, row dict)`` pairs; blank lines skipped."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    reader = csv_rows(_read_text(path), path)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip() for h in next(reader)[1]]
     except StopIteration:
         raise DatasetError(f"{path}: empty file, expected a header with columns {list(BASE_COLUMNS)}.") from None
     duplicates = sorted({h for h in header if header.count(h) > 1})
@@ -165,12 +184,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; found {header}.")
     rows = []
-    for cells in reader:
+    for line, cells in reader:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            raise DatasetError(f"{path}, line {reader.line_num}: {len(cells)} cells, the header has {len(header)}.")
-        rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+            raise DatasetError(f"{path}, line {line}: {len(cells)} cells, the header has {len(header)}.")
+        rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     return header, rows
 
 
@@ -578,6 +597,7 @@ def write_dataset(
     _check_target(root, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700, whatever the umask
     try:
         (tmp / IMAGES_DIR).mkdir()
         records, layout, seen = [], {}, set()

@@ -11,7 +11,7 @@ import logging
 import os
 import re
 import stat
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 __all__ = [
@@ -46,7 +46,7 @@ def check_safe_name(value, what: str, where: str, error: type[Exception] = Value
 def display(path) -> str:
     """``path`` as printable text: bytes that are not UTF-8 shown as ``\\xNN`` escapes."""
     text = os.fsdecode(path)
-    return text.encode("utf-8", "backslashreplace").decode("utf-8") if _has_surrogates(text) else text
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if _has_surrogates(text) else text
 
 
 def _has_surrogates(text: str) -> bool:
@@ -95,11 +95,13 @@ def check_output_folder(out, inputs: Iterable) -> None:
             )
 
 
-def regular_files(paths: Iterable) -> list[Path]:
-    """The paths that are regular files (symlinks followed); FIFOs, sockets and devices skipped with a warning.
+def regular_files(paths: Iterable, warn: Callable[[str], None] | None = None) -> list[Path]:
+    """The paths that are regular files (symlinks followed); FIFOs, sockets and devices skipped with a warning
+    (``warn``, default: this module's logger).
 
     Reading a FIFO blocks until something writes to it: a stray one would hang the run.
     """
+    warn = warn or _logger.warning
     files = []
     for path in map(Path, paths):
         try:
@@ -109,5 +111,5 @@ def regular_files(paths: Iterable) -> list[Path]:
         if stat.S_ISREG(mode):
             files.append(path)
         elif not stat.S_ISDIR(mode):
-            _logger.warning(f"{display(path)}: not a regular file (FIFO, socket or device); skipped.")
+            warn(f"{display(path)}: not a regular file (FIFO, socket or device); skipped.")
     return files

@@ -19,6 +19,7 @@ import logging
 import os
 import re
 import resource
+import signal
 import struct
 import subprocess
 import sys
@@ -810,6 +811,143 @@ def restart_in_a_folder_of_another_run(tmp):
     return Case(lambda: _tiny_training(tmp / "models", ids=("c", "d", "e"), restart=True), ACCEPTED, check=check)
 
 
+
+# ------------------------------------------------------------------------------ round 2 (issue 14): crashes
+
+
+def image_name_not_utf8(tmp):
+    path = _png(tmp / os.fsdecode(b"x\xff.png"), _gray())
+    # run in a child: SimpleITK aborts the whole process on such a name (exit 134) if it ever gets it
+    code = (
+        "import sys\nfrom monai_landmarks.data.image_reader import read_image\ntry:\n    read_image(sys.argv[1])\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n    sys.exit(3)\n"
+    )
+
+    def call():
+        done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        assert done.returncode == 3 and done.stdout.startswith("ImageReadError"), (done.returncode, done.stderr[-500:])
+        raise ImageReadError(done.stdout)
+
+    return Case(call, ImageReadError, str(tmp / "x\\xff.png"), "not valid UTF-8.*rename the file")
+
+
+def image_header_of_400_megapixels_in_a_dataset(tmp):
+    root = _dataset(tmp)
+    _huge_png(image := root / "images" / "img1.png", 20_000, 20_000)  # PIL's DecompressionBombError territory
+    return Case(lambda: load_datalist(root), DatasetError, f"image 'img1': {image}", "too large")
+
+
+def truncated_checkpoint_on_resume(tmp):
+    _tiny_training(tmp / "models")
+    path = tmp / "models" / "checkpoint_epoch=1.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    return Case(lambda: _tiny_training(tmp / "models", epochs=2), ValueError, str(path), "cannot resume training")
+
+
+def num_landmarks_of_a_billion(tmp):
+    root = _dataset(tmp)
+    path = _edit_json(root, num_landmarks=10**9)
+    return Case(lambda: load_datalist(root), DatasetError, str(path), "positive integer up to 10000, got 1000000000")
+
+
+def dataset_json_nested_deeply(tmp):
+    root = _dataset(tmp)
+    (path := root / "dataset.json").write_text("[" * 100_000 + "]" * 100_000)
+    return Case(lambda: read_metadata(root), DatasetError, str(path), "nested too deeply")
+
+
+def csv_cell_of_131072_characters(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,train", "img0,t" + "r" * 131_072)
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "malformed CSV: field larger")
+
+
+def long_csv_cell_of_131072_characters(tmp):
+    path = _csv_table(tmp, "image,landmark,x,y", "a.png,0,1," + "1" * 131_073)
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, f"{path}, line 2", "malformed CSV", out=tmp / "out")
+
+
+def labelme_fifo_named_json(tmp):
+    (tmp / "src").mkdir()
+    _labelme(tmp / "src", [[1.0, 2.0]])
+    os.mkfifo(fifo := tmp / "src" / "b.json")  # reading it would wait for a writer forever
+
+    def check(_):
+        assert [i["image_id"] for i in load_datalist(tmp / "out")] == ["a"]
+
+    return Case(_cli("convert", "labelme", tmp / "src", tmp / "out"), 0, str(fifo), "not a regular file", check=check)
+
+
+def _interrupted_predict(tmp, interrupt) -> Callable:
+    from unittest import mock
+
+    from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
+
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        _png(tmp / "in" / name, _gray())
+    original = LandmarkPredictionWriter.write
+
+    def write_then_stop(self, sample):
+        path = original(self, sample)
+        interrupt()
+        return path
+
+    def call():
+        with mock.patch.object(LandmarkPredictionWriter, "write", write_then_stop):
+            return _predict(tmp, tmp / "in")()
+
+    return call
+
+
+def _incomplete_summary(tmp):
+    def check(_):
+        summary = json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        assert not summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json"]
+        assert not (tmp / "pred" / ".lock").exists()
+
+    return check
+
+
+def predict_interrupted_by_sigterm(tmp):
+    call = _interrupted_predict(tmp, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    return Case(call, 143, "interrupted after 1 of 2 image(s)", "(?s)predict_summary.json.*SIGTERM",
+                check=_incomplete_summary(tmp))  # fmt: skip
+
+
+def predict_interrupted_by_ctrl_c(tmp):
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    call = _interrupted_predict(tmp, ctrl_c)
+    return Case(call, 130, "interrupted after 1 of 2 image(s)", "(?s)predict_summary.json.*SIGINT",
+                check=_incomplete_summary(tmp))  # fmt: skip
+
+
+def files_keep_the_umask(tmp):
+    from monai_landmarks.utils.io import atomic_write_json
+
+    def call():
+        previous = os.umask(0o022)
+        try:
+            root = _dataset(tmp)
+            atomic_write_json(tmp / "report.json", {"a": 1})
+            return root
+        finally:
+            os.umask(previous)
+
+    def check(root):
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (root, root / "images", root / "dataset.json",
+                 root / "landmarks.csv", root / "images" / "img0.png", tmp / "report.json")}  # fmt: skip
+        assert modes == {"ds": "0o755", "images": "0o755", "dataset.json": "0o644", "landmarks.csv": "0o644",
+                         "img0.png": "0o644", "report.json": "0o644"}, modes  # fmt: skip
+
+    return Case(call, ACCEPTED, check=check)
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -840,6 +978,11 @@ ROWS = [
     image_with_nan_pixels, predict_image_with_nan_pixels, predict_weights_with_nan, labelme_label_differs_in_case,
     labelme_point_with_null_shape_type, second_training_into_a_locked_folder, stale_lock_of_a_killed_training,
     bundle_run_folder_of_another_dataset, restart_in_a_folder_of_another_run,
+    # round 2, crashes
+    image_name_not_utf8, image_header_of_400_megapixels_in_a_dataset, truncated_checkpoint_on_resume,
+    num_landmarks_of_a_billion, dataset_json_nested_deeply, csv_cell_of_131072_characters,
+    long_csv_cell_of_131072_characters, labelme_fifo_named_json, predict_interrupted_by_sigterm,
+    predict_interrupted_by_ctrl_c, files_keep_the_umask,
 ]  # fmt: skip
 
 

@@ -17,8 +17,6 @@ CSV
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -35,8 +33,9 @@ from monai_landmarks.data.converters._common import (
     parse_float,
     scale_points,
 )
-from monai_landmarks.data.dataset_format import DatasetError, write_dataset
+from monai_landmarks.data.dataset_format import DatasetError, csv_rows, write_dataset
 from monai_landmarks.data.image_reader import ImageReadError, read_image_size
+from monai_landmarks.utils.paths import regular_files
 
 __all__ = ["LABELME_OFFSET", "convert_csv", "convert_labelme", "read_labelme"]
 
@@ -83,12 +82,16 @@ def read_labelme(path) -> tuple[dict, dict[str, tuple[float, float]]]:
         DatasetError: missing or invalid JSON, a point shape without one finite ``[x, y]``, a repeated label.
     """
     path = Path(path)
+    if path.exists() and not regular_files([path]):  # reading a FIFO would wait for a writer forever
+        raise DatasetError(f"{path}: not a regular file (a FIFO, socket or device); refused.")
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise DatasetError(f"{path}: labelme file not found.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"{path}: not a valid UTF-8 JSON file: {e}.") from e
+    except RecursionError as e:
+        raise DatasetError(f"{path}: JSON nested too deeply to be a labelme file.") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise DatasetError(f"{path}: not a labelme file (no 'shapes' list).")
     points: dict[str, tuple[float, float]] = {}
@@ -188,7 +191,7 @@ def convert_labelme(
     """
     factor = check_factor(downsample)
     if isinstance(json_files, (str, Path)) and Path(json_files).is_dir():
-        files = sorted(Path(json_files).glob("*.json"))
+        files = regular_files(sorted(Path(json_files).glob("*.json")))
     else:
         files = [Path(json_files)] if isinstance(json_files, (str, Path)) else [Path(f) for f in json_files]
     if not files:
@@ -230,14 +233,14 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
         raise DatasetError(f"{path}: CSV file not found.") from None
     except UnicodeDecodeError as e:
         raise DatasetError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}).") from e
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader, [])]
+    reader = csv_rows(text, path)
+    header = [h.strip() for h in next(reader, (0, []))[1]]
     rows = []
-    for cells in reader:
+    for line, cells in reader:
         if any(c.strip() for c in cells):
             if len(cells) != len(header):
-                raise DatasetError(f"{path}, line {reader.line_num}: {len(cells)} cells, the header has {len(header)}.")
-            rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+                raise DatasetError(f"{path}, line {line}: {len(cells)} cells, the header has {len(header)}.")
+            rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     return header, rows
 
 
