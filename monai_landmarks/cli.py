@@ -5,7 +5,7 @@
     monai-landmarks predict  run a bundle on image files: landmarks as JSON, plus overlay pictures
 
 Exit codes: 0 success, 1 bad input or a failed run (the message names the file and the problem),
-2 wrong command-line usage.
+2 wrong command-line usage, 130 / 143 stopped by Ctrl-C / SIGTERM (predict says what finished).
 """
 
 from __future__ import annotations
@@ -251,8 +251,10 @@ def _convert_help() -> str:
 
 def _predict_help() -> str:
     return (
-        "Run a trained bundle on images. Writes <id>.json per image (landmarks in original-image pixels, "
-        "millimetres when the spacing is known, a confidence per landmark) and an overlay <id>.png."
+        "Run a trained bundle on images. Writes <file name>.json per image (landmarks in original-image pixels, "
+        "millimetres when the spacing is known, a confidence per landmark), an overlay <file name>.png, and "
+        "predict_summary.json last (what finished). The output folder may not be an input folder; files there "
+        "that no earlier predict run wrote are never replaced. Ctrl-C or SIGTERM stop it with exit 130 or 143."
     )
 
 

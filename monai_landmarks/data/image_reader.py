@@ -203,18 +203,19 @@ def _check_bmp_complete(path: str) -> None:
         raise ImageReadError(f"{path}: truncated or corrupt BMP: {e}") from e
 
 
-def _nifti_layout(head: bytes) -> tuple[str, list[int], int, int] | None:
-    """``(byte order, dims, bits per pixel, data offset)`` of a NIfTI-1 or -2 header, None if not one."""
+def _nifti_layout(head: bytes) -> tuple[list[int], int, int] | None:
+    """``(dims, bits per pixel, data offset)`` of a NIfTI-1 or NIfTI-2 header, None if it is not one."""
     for order in "<>":
         size = struct.unpack_from(f"{order}i", head, 0)[0]
         if size == 348 and len(head) >= 348:
-            dims = struct.unpack_from(f"{order}8h", head, 40)
-            bitpix = struct.unpack_from(f"{order}h", head, 72)[0]
-            return order, list(dims[1 : 1 + max(0, min(dims[0], 7))]), bitpix, int(struct.unpack_from(f"{order}f", head, 108)[0])
-        if size == 540 and len(head) >= 540:
-            bitpix = struct.unpack_from(f"{order}h", head, 14)[0]
-            dims = struct.unpack_from(f"{order}8q", head, 16)
-            return order, list(dims[1 : 1 + max(0, min(dims[0], 7))]), bitpix, int(struct.unpack_from(f"{order}q", head, 168)[0])
+            ndim, *dims = struct.unpack_from(f"{order}8h", head, 40)
+            bitpix, offset = struct.unpack_from(f"{order}h", head, 72)[0], struct.unpack_from(f"{order}f", head, 108)[0]
+        elif size == 540 and len(head) >= 540:
+            ndim, *dims = struct.unpack_from(f"{order}8q", head, 16)
+            bitpix, offset = struct.unpack_from(f"{order}h", head, 14)[0], struct.unpack_from(f"{order}q", head, 168)[0]
+        else:
+            continue
+        return list(dims[: max(0, min(ndim, 7))]), int(bitpix), int(offset)
     return None
 
 
@@ -226,7 +227,7 @@ def _check_nifti_complete(path: str) -> None:
             layout = _nifti_layout(f.read(540))
             if layout is None:
                 return
-            _, dims, bitpix, offset = layout
+            dims, bitpix, offset = layout
             needed = offset + math.prod(dims) * max(bitpix, 8) // 8
             f.seek(0, os.SEEK_END) if opener is open else _drain(f)
             length = f.tell()

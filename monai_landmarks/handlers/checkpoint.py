@@ -13,7 +13,12 @@ resumed run never overwrites a better model with a worse one.
 
 :class:`SeedEachEpoch` makes every epoch's randomness (data order, augmentation draws, dropout) a function of
 the seed and the epoch number alone, so a resumed run repeats exactly what an uninterrupted one would do.
-:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it.
+:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it, and
+refuses NaN or infinite weights.
+
+A checkpoint folder belongs to one run: :class:`ResumeFromLatest` locks it while the run lasts, records what
+the run trains on in ``run.json`` and refuses a run of other data or another network there, and resumes from
+or prunes only files of the saver's exact name.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 DiskSaver, _ = optional_import("ignite.handlers", "0.4.4", min_version, "DiskSaver")
 
 __all__ = [
+    "RUN_RECORD",
     "AtomicCheckpointSaver",
     "ResumeFromLatest",
     "SaveBestModel",
@@ -134,7 +140,9 @@ class ResumeFromLatest:
         file_prefix: the saver's ``file_prefix``, if any.
     """
 
-    def __init__(self, ckpt_dir, load_dict: dict, map_location=None, restart: bool = False, file_prefix: str = "") -> None:
+    def __init__(
+        self, ckpt_dir, load_dict: dict, map_location=None, restart: bool = False, file_prefix: str = ""
+    ) -> None:
         self.ckpt_dir = Path(ckpt_dir)
         self.load_dict = load_dict
         self.map_location = map_location

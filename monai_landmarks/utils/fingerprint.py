@@ -26,11 +26,14 @@ def _digest(texts: Sequence[str]) -> str:
 
 def dataset_fingerprint(items: Sequence[Mapping] | None) -> dict:
     """Folder, number and digest of the image ids, and landmark count of a datalist (None: unknown data)."""
+    items = [item for item in items or () if isinstance(item, Mapping)]
     if not items:
         return {"data": None}
-    files = [str(item.get(Keys.IMAGE, "")) for item in items if isinstance(item, Mapping)]
-    ids = sorted(str(item.get(Keys.IMAGE_ID, os.path.basename(f))) for item, f in zip(items, files, strict=False))
-    landmarks = items[0].get(Keys.LANDMARKS) if isinstance(items[0], Mapping) else None
+    files = [
+        str(item.get(Keys.IMAGE, "")) if isinstance(item.get(Keys.IMAGE), (str, os.PathLike)) else "" for item in items
+    ]
+    ids = sorted(str(item.get(Keys.IMAGE_ID, os.path.basename(f))) for item, f in zip(items, files, strict=True))
+    landmarks = items[0].get(Keys.LANDMARKS)
     folders = sorted({os.path.dirname(os.path.abspath(f)) for f in files if f})
     return {
         "data": os.path.commonpath(folders) if folders else None,

@@ -499,7 +499,6 @@ def cli_unknown_format(tmp):
     return Case(_cli("convert", "dicomdir", tmp, tmp / "out"), 2, "dicomdir", "invalid choice", out=tmp / "out")
 
 
-
 # ---------------------------------------------------------------------------- round 2 (issue 14): data loss
 
 
@@ -520,7 +519,7 @@ def _tiny_training(models: Path, ids=("a", "b"), epochs: int = 1, restart: bool 
     engine.data_loader = SimpleNamespace(dataset=SimpleNamespace(data=data), batch_size=1)
     engine.network = net
     save = {"network": net, "trainer": engine}
-    resume = ResumeFromLatest(models, save, restart=restart)
+    resume = ResumeFromLatest(models, save, **({"restart": True} if restart else {}))
     resume.attach(engine)
     AtomicCheckpointSaver(str(models), save, save_interval=1, n_saved=1).attach(engine)
     engine.run([0, 1], max_epochs=epochs)
@@ -607,7 +606,10 @@ def predict_same_stem_two_formats(tmp):
     (tmp / "in").mkdir()
     _png(tmp / "in" / "x.png", _gray())
     sitk.WriteImage(sitk.GetImageFromArray(_gray(seed=1).T.copy()), str(tmp / "in" / "x.mha"))
-    check = lambda _: assert_equal(sorted(p.name for p in (tmp / "pred").glob("x.*.json")), ["x.mha.json", "x.png.json"])  # noqa: E731, E501
+
+    def check(_):
+        assert sorted(p.name for p in (tmp / "pred").glob("x.*.json")) == ["x.mha.json", "x.png.json"]
+
     return Case(_predict(tmp, tmp / "in"), 0, check=check)
 
 
@@ -675,7 +677,6 @@ def checkpoint_archive_with_a_higher_epoch(tmp):
         assert (tmp / "models" / "checkpoint_epoch=1.pt").is_file()
 
     return Case(lambda: _tiny_training(tmp / "models"), ACCEPTED, check=check)
-
 
 
 # ------------------------------------------------------------------ round 2 (issue 14): silent wrong results
@@ -794,8 +795,9 @@ def bundle_run_folder_of_another_dataset(tmp):
     first, second = (generate_phantom_dataset(tmp / n, "head", 4, 2, 0, size=(64, 80), seed=s)
                      for n, s in (("a", 0), ("b", 1)))  # fmt: skip
     train(tmp / "run", first, epochs=1)
-    before = {p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}
-    after = lambda _: assert_equal({p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}, before)  # noqa: E731, E501
+    files = lambda: {p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}  # noqa: E731
+    before = files()
+    after = lambda _: assert_equal(files(), before)  # noqa: E731  # nothing of the first run touched
     return Case(lambda: train(tmp / "run", second, epochs=2), Exception, str(tmp / "run" / "models" / "run.json"),
                 f"another training run.*data: '{first}/images' -> '{second}/images'", check=after)  # fmt: skip
 
@@ -809,7 +811,6 @@ def restart_in_a_folder_of_another_run(tmp):
         assert json.loads((tmp / "models" / "run.json").read_text())["fingerprint"]["num_images"] == 3
 
     return Case(lambda: _tiny_training(tmp / "models", ids=("c", "d", "e"), restart=True), ACCEPTED, check=check)
-
 
 
 # ------------------------------------------------------------------------------ round 2 (issue 14): crashes
