@@ -86,7 +86,7 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     run("run", config_file=_configs(name, "inference.json"), **infer)
     record = json.loads((root / "pred" / f"{Path(images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
-    assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
+    assert (root / "pred" / f"{Path(images[0]).name}.png").is_file()
 
     ts = root / "models" / "model.ts"
     net_overrides = {k: v for k, v in infer.items() if k in ("width_multiplier", "channels")}
