@@ -48,7 +48,7 @@ def test_isbi2015_train_evaluate_infer(name, tmp_path):
     net = {k: v for k, v in SMALL[name].items() if not k.endswith("_real")}
     run("run", config_file=_configs(name, "inference.json"), bundle_root=str(root), input_files=[image],
         output_dir=str(root / "pred"), image_size=[64, 80], pixel_spacing_mm=0.2, **net)  # fmt: skip
-    record = json.loads((root / "pred" / "151.json").read_text())
+    record = json.loads((root / "pred" / "151.png.json").read_text())
     xy = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
     assert xy.shape == (19, 2) and (xy >= -0.5).all() and (xy[:, 0] <= 966.5).all() and (xy[:, 1] <= 1199.5).all()
     assert record["landmarks"][0]["x_mm"] == pytest.approx(0.2 * xy[0, 0])
