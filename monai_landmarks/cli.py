@@ -9,7 +9,7 @@
     monai-landmarks --version
 
 Exit codes: 0 success, 1 bad input or a failed run (the message names the file and the problem),
-2 wrong command-line usage.
+2 wrong command-line usage, 130 / 143 stopped by Ctrl-C / SIGTERM (predict says what finished).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -63,7 +64,10 @@ def _convert(args: argparse.Namespace) -> int:
             args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite
         )
     else:
-        files = sorted(Path(args.source).glob("*.json")) if Path(args.source).is_dir() else [args.source]
+        from monai_landmarks.utils.paths import regular_files
+
+        source = Path(args.source)
+        files = regular_files(sorted(source.glob("*.json")), _warn("convert")) if source.is_dir() else [args.source]
         if not files:
             raise ValueError(f"{args.source}: no labelme .json files found.")
         out = converters.convert_labelme(
@@ -74,18 +78,37 @@ def _convert(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _warn(command: str):
+    return lambda message: print(f"monai-landmarks {command}: warning: {message}", file=sys.stderr)
+
+
 def _image_files(paths: Sequence[str]) -> list[str]:
-    files: list[str] = []
+    """The image files named or in the folders named (not recursive); their file names must be unique, since
+    outputs are named after them."""
+    from monai_landmarks.utils.paths import display, regular_files
+
+    files: list[Path] = []
     for p in map(Path, paths):
         if p.is_dir():
-            files += sorted(str(f) for f in p.iterdir() if f.is_file() and not f.name.startswith("."))
-        elif p.is_file():
-            files.append(str(p))
+            files += regular_files(sorted(f for f in p.iterdir() if not f.name.startswith(".")), _warn("predict"))
+        elif p.exists():
+            found = regular_files([p])
+            if not found:
+                raise ValueError(f"{display(p)}: not a regular file (FIFO, socket or device); refused.")
+            files += found
         else:
-            raise FileNotFoundError(f"{p}: no such image file or folder.")
+            raise FileNotFoundError(f"{display(p)}: no such image file or folder.")
     if not files:
         raise ValueError(f"no image files found in {', '.join(paths)}.")
-    return files
+    first: dict[str, Path] = {}
+    for f in files:
+        if f.name in first and first[f.name].resolve() != f.resolve():
+            raise ValueError(
+                f"{display(f)} and {display(first[f.name])} have the same file name, and outputs are named after "
+                "it; predict them into separate output folders."
+            )
+        first.setdefault(f.name, f)
+    return list(dict.fromkeys(str(f) for f in files))
 
 
 def _settings(pairs: Sequence[str]) -> dict:
@@ -118,6 +141,8 @@ def _predict(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigWorkflow
 
     from monai_landmarks.handlers.checkpoint import check_weights
+    from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
+    from monai_landmarks.utils.paths import check_output_folder
 
     bundle = Path(args.bundle)
     config = bundle / "configs" / "inference.json"
@@ -126,6 +151,7 @@ def _predict(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    check_output_folder(args.out, args.images)
     overrides = {
         "bundle_root": str(bundle),
         "input_files": _image_files(args.images),
@@ -143,7 +169,13 @@ def _predict(args: argparse.Namespace) -> int:
     evaluator = workflow.parser.get_parsed_content("evaluator")
     if not args.quiet:
         ProgressBar(desc="predict").attach(evaluator)
-    evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
+    writers = [h for h in workflow.parser.get_parsed_content("handlers") if isinstance(h, LandmarkPredictionWriter)]
+    try:
+        evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
+    except BaseException as e:
+        for writer in writers:
+            _stop_writer(writer, len(overrides["input_files"]), interrupted=isinstance(e, KeyboardInterrupt))
+        raise
     workflow.finalize()
     print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
     return EXIT_OK
@@ -214,6 +246,17 @@ def _export(args: argparse.Namespace) -> int:
     export_bundle(bundle, weights, out, args.format, _settings(args.set))
     print(f"wrote {out}")
     return EXIT_OK
+
+
+def _stop_writer(writer, total: int, interrupted: bool) -> None:
+    """After a failed or interrupted run: list what finished (a summary marked incomplete) and unlock."""
+    if not writer.lock.held:
+        return
+    summary = writer.finish(complete=False) if writer.outputs else writer.lock.release()
+    if interrupted:
+        done = f"the finished ones are listed in {summary}" if summary else "nothing was written"
+        print(f"monai-landmarks predict: interrupted after {len(writer.outputs)} of {total} image(s); {done}.",
+              file=sys.stderr)  # fmt: skip
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -324,8 +367,10 @@ def _export_help() -> str:
 
 def _predict_help() -> str:
     return (
-        "Run a trained bundle on images. Writes <id>.json per image (landmarks in original-image pixels, "
-        "millimetres when the spacing is known, a confidence per landmark) and an overlay <id>.png."
+        "Run a trained bundle on images. Writes <file name>.json per image (landmarks in original-image pixels, "
+        "millimetres when the spacing is known, a confidence per landmark), an overlay <file name>.png, and "
+        "predict_summary.json last (what finished). The output folder may not be an input folder; files there "
+        "that no earlier predict run wrote are never replaced. Ctrl-C or SIGTERM stop it with exit 130 or 143."
     )
 
 
@@ -338,13 +383,33 @@ def _unwrap(error: BaseException) -> BaseException:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code."""
     args = _parser().parse_args(argv)
+    previous = signal.signal(signal.SIGTERM, _terminated) if _main_thread() else None
     try:
         return args.run(args)
-    except (OSError, ValueError, RuntimeError) as e:
+    except (OSError, ValueError, RuntimeError, MemoryError, RecursionError) as e:
         print(f"monai-landmarks {args.command}: error: {_unwrap(e)}", file=sys.stderr)
         return EXIT_FAILED
-    except KeyboardInterrupt:
-        return 130
+    except KeyboardInterrupt as e:
+        signum = e.args[0] if isinstance(e, _Terminated) else signal.SIGINT
+        print(f"monai-landmarks {args.command}: stopped by {signal.Signals(signum).name}.", file=sys.stderr)
+        return 128 + signum
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the program is, so the same clean-up as Ctrl-C runs."""
+
+
+def _terminated(signum, frame):
+    raise _Terminated(signum)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

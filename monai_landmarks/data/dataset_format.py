@@ -29,7 +29,7 @@ import re
 import shutil
 import tempfile
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -37,10 +37,13 @@ from PIL import Image
 
 from monai_landmarks.data.image_reader import ImageReadError, read_image, read_image_size
 from monai_landmarks.utils.coords import as_landmarks, inside_image
+from monai_landmarks.utils.io import current_umask
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.paths import check_safe_name
 
 __all__ = [
     "BASE_COLUMNS",
+    "MAX_LANDMARKS",
     "IMAGES_DIR",
     "LANDMARKS_FILE",
     "MEAN",
@@ -57,8 +60,8 @@ IMAGES_DIR = "images"
 BASE_COLUMNS = ("image_id", "split", "file", "landmark", "x", "y")
 MEAN = "mean"  #: ground truth from the ``x, y`` columns
 COORDINATE_CONVENTION = "0-based pixel-centre coordinates of the stored PNG (x = column, y = row)"
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # image ids become file names
 _ANNOTATOR = re.compile(r"^[A-Za-z0-9]+$")
+MAX_LANDMARKS = 10_000  #: a bound on ``num_landmarks`` checked before anything of that size is allocated
 
 
 class DatasetError(ValueError):
@@ -128,6 +131,8 @@ def read_metadata(root) -> dict:
         meta = json.loads(_read_text(path))
     except json.JSONDecodeError as e:
         raise DatasetError(f"{path}: invalid JSON at line {e.lineno}, column {e.colno}: {e.msg}.") from e
+    except RecursionError as e:
+        raise DatasetError(f"{path}: JSON nested too deeply to be dataset metadata.") from e
     if not isinstance(meta, dict):
         raise DatasetError(f"{path}: expected a JSON object, got {type(meta).__name__}.")
     missing = [k for k in ("name", "num_landmarks") if k not in meta]
@@ -136,8 +141,8 @@ def read_metadata(root) -> dict:
     if not isinstance(meta["name"], str) or not meta["name"]:
         raise DatasetError(f"{path}: 'name' must be a non-empty string, got {meta['name']!r}.")
     k = meta["num_landmarks"]
-    if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-        raise DatasetError(f"{path}: 'num_landmarks' must be a positive integer, got {k!r}.")
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_LANDMARKS:
+        raise DatasetError(f"{path}: 'num_landmarks' must be a positive integer up to {MAX_LANDMARKS}, got {k!r}.")
     meta.setdefault("pixel_spacing_mm", None)
     meta.setdefault("landmark_names", None)
     _check_spacing(meta["pixel_spacing_mm"], f"{path}: 'pixel_spacing_mm'")
@@ -152,11 +157,25 @@ def read_metadata(root) -> dict:
 # ------------------------------------------------------------------------------------------------ reading
 
 
+def csv_rows(text: str, path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, cells)`` of CSV ``text``; a malformed row (such as a cell above the csv module's
+    field size limit of 131072 characters) raises :class:`DatasetError` naming the file and line."""
+    reader = csv.reader(io.StringIO(text, newline=""))
+    while True:
+        try:
+            cells = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as e:
+            raise DatasetError(f"{path}, line {reader.line_num}: malformed CSV: {e}.") from e
+        yield reader.line_num, cells
+
+
 def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     """Header and ``(line number, row dict)`` pairs; blank lines skipped."""
-    reader = csv.reader(io.StringIO(_read_text(path), newline=""))
+    reader = csv_rows(_read_text(path), path)
     try:
-        header = [h.strip() for h in next(reader)]
+        header = [h.strip() for h in next(reader)[1]]
     except StopIteration:
         raise DatasetError(f"{path}: empty file, expected a header with columns {list(BASE_COLUMNS)}.") from None
     duplicates = sorted({h for h in header if header.count(h) > 1})
@@ -166,12 +185,12 @@ def _read_csv(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
     if missing:
         raise DatasetError(f"{path}: missing column(s) {missing}; found {header}.")
     rows = []
-    for cells in reader:
+    for line, cells in reader:
         if not any(c.strip() for c in cells):
             continue
         if len(cells) != len(header):
-            raise DatasetError(f"{path}, line {reader.line_num}: {len(cells)} cells, the header has {len(header)}.")
-        rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+            raise DatasetError(f"{path}, line {line}: {len(cells)} cells, the header has {len(header)}.")
+        rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     return header, rows
 
 
@@ -234,6 +253,8 @@ def _group_rows(root: Path, rows, num_landmarks: int, columns: tuple[str, str], 
         image_id, split = row["image_id"], row["split"]
         if not image_id or not split:
             raise DatasetError(f"{where}: 'image_id' and 'split' must not be empty.")
+        check_safe_name(image_id, "'image_id'", where, DatasetError)  # ids name output files, as on writing
+        check_safe_name(split, "'split'", where, DatasetError)
         index = _parse_index(row["landmark"], num_landmarks, where)
         file = _resolve_file(root, row["file"], where)
         record = images.setdefault(image_id, {"split": split, "file": file, "line": line, "points": {}, "lines": {}})
@@ -431,10 +452,7 @@ def _sample_record(sample, images_dir: Path, num_landmarks: int | None, layout: 
     image_id, split = sample[Keys.IMAGE_ID], sample[Keys.SPLIT]
     where = f"sample {image_id!r}"
     for key, value in ((Keys.IMAGE_ID, image_id), (Keys.SPLIT, split)):
-        if not isinstance(value, str) or not _SAFE_NAME.match(value):
-            raise DatasetError(
-                f"{where}: {key} must be a string of letters, digits, '.', '_' or '-' (it names files), got {value!r}."
-            )
+        check_safe_name(value, key, where, DatasetError)
     points = _points(sample[Keys.LANDMARKS], num_landmarks, f"{where} landmarks")
     annotators = {}
     for name, value in dict(sample.get("annotators") or {}).items():
@@ -580,6 +598,7 @@ def write_dataset(
     _check_target(root, overwrite)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
+    os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700, whatever the umask
     try:
         (tmp / IMAGES_DIR).mkdir()
         records, layout, seen = [], {}, set()

@@ -25,7 +25,11 @@ Geometry
 
 from __future__ import annotations
 
+import gzip
+import math
 import os
+import struct
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,6 +40,8 @@ from monai.data import ImageReader
 from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple
 from PIL import Image
+
+from monai_landmarks.utils.paths import display
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -85,10 +91,22 @@ def _first_line(error: Exception) -> str:
     return lines[-1] if lines else type(error).__name__
 
 
+def _check_file(path: str) -> None:
+    """A regular file whose name SimpleITK can take (it aborts the process on a name that is not UTF-8)."""
+    if not os.path.isfile(path):
+        if os.path.exists(path):
+            raise ImageReadError(f"{display(path)}: not a regular file (a FIFO, socket, device or folder).")
+        raise ImageReadError(f"{display(path)}: image file not found.")
+    if display(path) != path:
+        raise ImageReadError(
+            f"{display(path)}: the file name is not valid UTF-8 (bytes shown as \\x escapes), which SimpleITK "
+            "cannot open; rename the file."
+        )
+
+
 def _open_reader(path) -> sitk.ImageFileReader:
     path = os.fspath(path)
-    if not os.path.isfile(path):
-        raise ImageReadError(f"{path}: image file not found.")
+    _check_file(path)
     reader = sitk.ImageFileReader()
     reader.SetFileName(path)
     try:
@@ -133,11 +151,14 @@ def read_image_size(path) -> tuple[int, int]:
     """
     path = os.fspath(path)
     if path.lower().endswith(_PIL_HEADER_SUFFIXES):
-        if not os.path.isfile(path):
-            raise ImageReadError(f"{path}: image file not found.")
+        _check_file(path)
         try:
-            with Image.open(path) as img:
-                return int(img.size[0]), int(img.size[1])
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+                with Image.open(path) as img:
+                    return int(img.size[0]), int(img.size[1])
+        except Image.DecompressionBombError as e:  # PIL refuses > 2 x its MAX_IMAGE_PIXELS from the header
+            raise ImageReadError(f"{path}: image too large to read ({e}).") from e
         except (OSError, SyntaxError, ValueError) as e:
             raise ImageReadError(f"{path}: not a readable image (corrupt header): {e}") from e
     return read_image_header(path).size
@@ -153,6 +174,91 @@ def _check_pixels(header: ImageHeader, max_pixels: int | None) -> None:
         f"{max_pixels} ({max_pixels / 1e6:g} MP); as float32 it needs about {gib:.1f} GiB of memory per copy. "
         "Downsample it first or raise max_pixels if this is intended."
     )
+
+
+def _check_bmp_complete(path: str) -> None:
+    """SimpleITK decodes a BMP cut short without an error (the missing rows are garbage): compare the file size
+    with the pixel data the header announces; compressed (RLE) BMPs are decoded by PIL, which checks."""
+    with open(path, "rb") as f:
+        head = f.read(34)
+    if len(head) < 26 or head[:2] != b"BM":
+        return  # SimpleITK read it, so it is some other layout; nothing to compare
+    offset, dib = struct.unpack_from("<II", head, 10)
+    if dib == 12:  # OS/2 BITMAPCOREHEADER
+        width, height, _, bpp = struct.unpack_from("<HHHH", head, 18)
+        compression = 0
+    else:
+        width, height, _, bpp, compression = struct.unpack_from("<iiHHI", head, 18)
+    if compression in (0, 3, 6):  # BI_RGB, BI_BITFIELDS, BI_ALPHABITFIELDS: rows of fixed size
+        needed = offset + (abs(width) * bpp + 31) // 32 * 4 * abs(height)
+        if os.path.getsize(path) < needed:
+            raise ImageReadError(
+                f"{path}: truncated BMP ({os.path.getsize(path)} bytes, the header announces {needed})."
+            )
+        return
+    try:
+        with Image.open(path) as img:
+            img.load()
+    except (OSError, ValueError) as e:
+        raise ImageReadError(f"{path}: truncated or corrupt BMP: {e}") from e
+
+
+def _nifti_layout(head: bytes) -> tuple[list[int], int, int] | None:
+    """``(dims, bits per pixel, data offset)`` of a NIfTI-1 or NIfTI-2 header, None if it is not one."""
+    for order in "<>":
+        size = struct.unpack_from(f"{order}i", head, 0)[0]
+        if size == 348 and len(head) >= 348:
+            ndim, *dims = struct.unpack_from(f"{order}8h", head, 40)
+            bitpix, offset = struct.unpack_from(f"{order}h", head, 72)[0], struct.unpack_from(f"{order}f", head, 108)[0]
+        elif size == 540 and len(head) >= 540:
+            ndim, *dims = struct.unpack_from(f"{order}8q", head, 16)
+            bitpix, offset = struct.unpack_from(f"{order}h", head, 14)[0], struct.unpack_from(f"{order}q", head, 168)[0]
+        else:
+            continue
+        return list(dims[: max(0, min(ndim, 7))]), int(bitpix), int(offset)
+    return None
+
+
+def _check_nifti_complete(path: str) -> None:
+    """SimpleITK reads a NIfTI cut short without an error: compare the data length with the header's."""
+    opener = gzip.open if path.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as f:
+            layout = _nifti_layout(f.read(540))
+            if layout is None:
+                return
+            dims, bitpix, offset = layout
+            needed = offset + math.prod(dims) * max(bitpix, 8) // 8
+            f.seek(0, os.SEEK_END) if opener is open else _drain(f)
+            length = f.tell()
+    except (OSError, EOFError) as e:  # a gzip stream that ends early
+        raise ImageReadError(f"{path}: truncated or corrupt NIfTI: {e}") from e
+    if length < needed:
+        raise ImageReadError(f"{path}: truncated NIfTI ({length} bytes of data, the header announces {needed}).")
+
+
+def _drain(stream) -> None:
+    while stream.read(1 << 20):
+        pass
+
+
+def _check_complete(path: str) -> None:
+    """The format-specific checks for files that SimpleITK decodes without an error when cut short."""
+    lower = path.lower()
+    if lower.endswith((".jpg", ".jpeg")):
+        _check_jpeg_complete(path)
+    elif lower.endswith(".bmp"):
+        _check_bmp_complete(path)
+    elif lower.endswith((".nii", ".nii.gz")):
+        _check_nifti_complete(path)
+
+
+def _check_finite(array: np.ndarray, path: str) -> None:
+    """NaN or infinite pixels make every heatmap NaN and every landmark null: refuse them here."""
+    if np.issubdtype(array.dtype, np.floating):
+        bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+        if bad:
+            raise ImageReadError(f"{path}: {bad} pixel(s) are NaN or infinite; the image cannot be used as it is.")
 
 
 def _check_jpeg_complete(path: str) -> None:
@@ -210,11 +316,11 @@ def read_image(
         image = reader.Execute()
     except RuntimeError as e:
         raise ImageReadError(f"{header.path}: cannot read pixel data (truncated or corrupt?): {_first_line(e)}") from e
-    if header.path.lower().endswith((".jpg", ".jpeg")):
-        _check_jpeg_complete(header.path)
+    _check_complete(header.path)
     w, h = header.size
     # numpy order is ([1, ...,] H, W[, C]); the header check left only singleton extra axes
     array = sitk.GetArrayFromImage(image).reshape(h, w, image.GetNumberOfComponentsPerPixel())
+    _check_finite(array, header.path)
     if channels == "gray":
         try:
             array = rgb_to_gray(array)

@@ -13,11 +13,17 @@ resumed run never overwrites a better model with a worse one.
 
 :class:`SeedEachEpoch` makes every epoch's randomness (data order, augmentation draws, dropout) a function of
 the seed and the epoch number alone, so a resumed run repeats exactly what an uninterrupted one would do.
-:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it.
+:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it, and
+refuses NaN or infinite weights.
+
+A checkpoint folder belongs to one run: :class:`ResumeFromLatest` locks it while the run lasts, records what
+the run trains on in ``run.json`` and refuses a run of other data or another network there, and resumes from
+or prunes only files of the saver's exact name.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import random
@@ -31,12 +37,15 @@ from monai.handlers import CheckpointLoader, CheckpointSaver
 from monai.utils import min_version, optional_import
 
 from monai_landmarks.utils.dist import is_main_process
-from monai_landmarks.utils.io import atomic_torch_save
+from monai_landmarks.utils.fingerprint import fingerprint_differences, run_fingerprint
+from monai_landmarks.utils.io import atomic_torch_save, atomic_write_json
+from monai_landmarks.utils.locks import FolderLock
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 DiskSaver, _ = optional_import("ignite.handlers", "0.4.4", min_version, "DiskSaver")
 
 __all__ = [
+    "RUN_RECORD",
     "AtomicCheckpointSaver",
     "ResumeFromLatest",
     "SaveBestModel",
@@ -46,16 +55,30 @@ __all__ = [
     "latest_checkpoint",
 ]
 
-_EPOCH_FILE = re.compile(r"^(?P<prefix>.*)checkpoint_epoch=(?P<epoch>\d+)\.pt$")
+RUN_RECORD = "run.json"  #: what the run in a checkpoint folder trains on (see ResumeFromLatest)
 
 
-def latest_checkpoint(ckpt_dir) -> Path | None:
-    """The ``checkpoint_epoch=N.pt`` with the largest ``N`` in ``ckpt_dir``, or None."""
+def _epoch_file(file_prefix: str = "") -> re.Pattern:
+    """The exact name MONAI's ``CheckpointSaver`` gives epoch checkpoints: ``[<prefix>_]checkpoint_epoch=N.pt``."""
+    return re.compile(rf"^{re.escape(f'{file_prefix}_' if file_prefix else '')}checkpoint_epoch=(?P<epoch>\d+)\.pt$")
+
+
+def _epoch_checkpoints(ckpt_dir, file_prefix: str = "") -> list[tuple[int, Path]]:
     folder = Path(ckpt_dir)
     if not folder.is_dir():
-        return None
-    found = [(int(m["epoch"]), p) for p in folder.iterdir() if (m := _EPOCH_FILE.match(p.name))]
-    return max(found)[1] if found else None
+        return []
+    pattern = _epoch_file(file_prefix)
+    return sorted((int(m["epoch"]), p) for p in folder.iterdir() if (m := pattern.match(p.name)) and p.is_file())
+
+
+def latest_checkpoint(ckpt_dir, file_prefix: str = "") -> Path | None:
+    """The ``checkpoint_epoch=N.pt`` with the largest ``N`` in ``ckpt_dir``, or None.
+
+    Only the exact name the saver writes counts: ``backup_checkpoint_epoch=9.pt`` or
+    ``checkpoint_epoch=9.pt.bak`` are someone else's files.
+    """
+    found = _epoch_checkpoints(ckpt_dir, file_prefix)
+    return found[-1][1] if found else None
 
 
 class _AtomicDiskSaver(DiskSaver):
@@ -100,18 +123,34 @@ class ResumeFromLatest:
     ``AtomicCheckpointSaver(save_dir=ckpt_dir, save_dict=<same dict>, save_interval=1, n_saved=1)``.
     Older epoch checkpoints are removed once a newer one is written, so only one stays on disk.
 
+    What makes it safe to start the same command twice, or another command in the same folder:
+
+    - only files with the saver's exact name (``checkpoint_epoch=N.pt``) are resumed from or pruned;
+    - ``ckpt_dir`` is locked (:class:`~monai_landmarks.utils.locks.FolderLock`) from the start of the run to
+      its end: a second training into the same folder stops with an error naming the first;
+    - ``ckpt_dir/run.json`` records what the run trains on (:func:`~monai_landmarks.utils.fingerprint.run_fingerprint`);
+      a run with another dataset or network is refused, naming both, unless ``restart=True``, which removes
+      the old run's epoch checkpoints and starts from epoch 0.
+
     Args:
         ckpt_dir: folder of the ``checkpoint_epoch=N.pt`` files.
         load_dict: objects to restore, keyed as in the checkpoint.
         map_location: device the tensors are loaded to.
+        restart: start over in a folder that holds another run (set ``train#resume#restart`` to true).
+        file_prefix: the saver's ``file_prefix``, if any.
     """
 
-    def __init__(self, ckpt_dir, load_dict: dict, map_location=None) -> None:
+    def __init__(
+        self, ckpt_dir, load_dict: dict, map_location=None, restart: bool = False, file_prefix: str = ""
+    ) -> None:
         self.ckpt_dir = Path(ckpt_dir)
         self.load_dict = load_dict
         self.map_location = map_location
+        self.restart = bool(restart)
+        self.file_prefix = file_prefix
         self.logger = logging.getLogger(__name__)
         self.resumed_from: Path | None = None
+        self.lock = FolderLock(self.ckpt_dir, "training")
 
     def attach(self, engine) -> None:
         # Ignite runs STARTED handlers in order: list this one first so the others see the restored state.
@@ -119,21 +158,79 @@ class ResumeFromLatest:
         # The saver forgets files of earlier runs; prune them once its newer checkpoint exists.
         engine.add_event_handler(Events.EPOCH_STARTED, self.prune)
         engine.add_event_handler(Events.COMPLETED, self.prune)
+        engine.add_event_handler(Events.COMPLETED, self.finish)
 
     def __call__(self, engine) -> None:
-        path = latest_checkpoint(self.ckpt_dir)
+        if is_main_process():
+            self.lock.acquire()
+        try:
+            self._resume(engine)
+        except BaseException:
+            self.lock.release()  # a refused start leaves the folder as it found it
+            raise
+
+    def _resume(self, engine) -> None:
+        if is_main_process():
+            self._check_run(engine)
+        path = latest_checkpoint(self.ckpt_dir, self.file_prefix)
         if path is None:
             return
-        CheckpointLoader(load_path=str(path), load_dict=self.load_dict, map_location=self.map_location)(engine)
+        try:
+            CheckpointLoader(load_path=str(path), load_dict=self.load_dict, map_location=self.map_location)(engine)
+        except Exception as e:  # a truncated file, another network: name the file instead of a torch traceback
+            first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+            raise ValueError(
+                f"{path}: cannot resume training from this checkpoint ({type(e).__name__}: {first}). "
+                "Move it away to resume from an earlier one, or use another bundle_root."
+            ) from e
         self.resumed_from = path
         self.logger.info(f"resumed training from {path} at epoch {engine.state.epoch}")
 
+    def _check_run(self, engine) -> None:
+        """Compare the run record with this run; refuse another run's folder, or start over if asked."""
+        record_path = self.ckpt_dir / RUN_RECORD
+        current = run_fingerprint(engine)
+        recorded = _read_record(record_path)
+        checkpoints = _epoch_checkpoints(self.ckpt_dir, self.file_prefix)
+        if recorded is not None and recorded.get("fingerprint") != current:
+            differences = fingerprint_differences(recorded.get("fingerprint") or {}, current)
+            if not self.restart:
+                raise ValueError(
+                    f"{record_path}: this folder holds another training run; it differs in "
+                    f"{'; '.join(differences)}. Use another bundle_root, or set train#resume#restart to true "
+                    "to start over (the old run's epoch checkpoints are removed)."
+                )
+            self.logger.warning(f"{record_path}: starting over ({'; '.join(differences)}).")
+        if self.restart:
+            for _, old in checkpoints:
+                old.unlink(missing_ok=True)
+        elif recorded is None and checkpoints:
+            self.logger.warning(f"{self.ckpt_dir}: no {RUN_RECORD} (a run of an older version); resuming it.")
+        record = {"fingerprint": current, "checkpoints": _epoch_file(self.file_prefix).pattern}
+        atomic_write_json(record_path, record)
+
     def prune(self, engine=None) -> None:
-        """Remove every epoch checkpoint but the newest."""
-        newest = latest_checkpoint(self.ckpt_dir)
-        for older in self.ckpt_dir.glob("*checkpoint_epoch=*.pt"):
-            if older != newest:
-                older.unlink(missing_ok=True)
+        """Remove every epoch checkpoint of this run but the newest (files of other names are never touched)."""
+        if not is_main_process():
+            return
+        for _, older in _epoch_checkpoints(self.ckpt_dir, self.file_prefix)[:-1]:
+            older.unlink(missing_ok=True)
+
+    def finish(self, engine=None) -> None:
+        """Release the folder's lock (also released by the kernel if the process dies)."""
+        self.lock.release()
+
+
+def _read_record(path: Path) -> dict | None:
+    if not path.is_file():
+        return None
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise ValueError(f"{path}: unreadable run record ({e}); move it away or use another bundle_root.") from e
+    if not isinstance(record, dict):
+        raise ValueError(f"{path}: not a run record (expected a JSON object).")
+    return record
 
 
 class SaveBestModel:
@@ -240,13 +337,23 @@ def _state_dict_in(obj, path: Path) -> Mapping:
     return obj
 
 
+def _check_finite(state: Mapping, path: Path) -> None:
+    """NaN or infinite weights make every heatmap NaN, and every landmark null: refuse them at load."""
+    bad = [k for k, v in state.items() if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise ValueError(
+            f"{path}: {len(bad)} parameter tensor(s) hold NaN or infinite values (e.g. {bad[0]!r}); "
+            "the training diverged or the file is damaged. Use an earlier checkpoint."
+        )
+
+
 def check_weights(path, network: torch.nn.Module) -> None:
     """Check that the weights file ``path`` loads into ``network`` (same parameter names and shapes).
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: not a PyTorch weights file, or weights of another network or of other settings; the
-            message names the file and the first differences.
+        ValueError: not a PyTorch weights file, weights of another network or of other settings (the
+            message names the file and the first differences), or NaN or infinite weights.
     """
     path = Path(path)
     if not path.is_file():
@@ -262,6 +369,7 @@ def check_weights(path, network: torch.nn.Module) -> None:
     unexpected = [k for k in state if k not in expected]
     reshaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if not (missing or unexpected or reshaped):
+        _check_finite(state, path)
         return
     details = []
     if missing:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,10 +24,13 @@ from monai_landmarks.metrics import DEFAULT_RADII, ErrorProtocol, RadialErrorMet
 from monai_landmarks.utils.dist import gather_lists, is_main_process
 from monai_landmarks.utils.io import atomic_write_json, atomic_write_text
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.paths import child_path
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 
 __all__ = ["LandmarkReportWriter"]
+
+_OVERLAY_NAME = re.compile(r"^(best|worst)_\d+_.+\.png$")  # the names _overlays writes
 
 
 def _file_of(sample: dict) -> str:
@@ -201,8 +205,9 @@ class LandmarkReportWriter:
         from monai_landmarks.utils.overlay import save_overlay
 
         folder = self.output_dir / "overlays"
-        for old in folder.glob("*.png"):  # pictures of an earlier validation would mislead
-            old.unlink()
+        for old in folder.glob("*.png"):  # pictures of an earlier validation would mislead; others are not ours
+            if _OVERLAY_NAME.match(old.name):
+                old.unlink()
         ranked = sorted(self.rows, key=lambda r: _image_mre(r["errors"]))
         n = min(self.num_overlays, len(ranked))
         picks = [("best", i, r) for i, r in enumerate(ranked[:n])]
@@ -212,7 +217,7 @@ class LandmarkReportWriter:
                 continue
             image = _load_gray(row["file"])
             save_overlay(
-                folder / f"{tag}_{rank}_{row['image_id']}.png",
+                child_path(folder, f"{tag}_{rank}_{row['image_id']}.png"),
                 image,
                 row["label"],
                 predicted=row["pred"],

@@ -4,6 +4,7 @@ the spacing is known, a confidence per landmark) and an overlay picture.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -14,10 +15,14 @@ from monai.utils import min_version, optional_import
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.utils.io import atomic_write_json
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.locks import FolderLock
+from monai_landmarks.utils.paths import child_path
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 
-__all__ = ["LandmarkPredictionWriter", "prediction_record"]
+__all__ = ["SUMMARY_FILE", "LandmarkPredictionWriter", "prediction_record"]
+
+SUMMARY_FILE = "predict_summary.json"  #: written last by a predict run: its outputs, and whether it completed
 
 
 def prediction_record(
@@ -63,6 +68,13 @@ def prediction_record(
 class LandmarkPredictionWriter:
     """Write ``<name>.json`` (and ``<name>.png`` overlays) for every sample an inference engine produces.
 
+    ``<name>`` is the sample's image id when it has one (datalists), else the image's full file name, so
+    ``1.2.840.1.png`` gives ``1.2.840.1.png.json`` and ``x.dcm`` and ``x.mha`` stay apart; two samples with
+    one name are refused. Every file is written atomically. The writer locks ``output_dir`` for the run
+    (:class:`~monai_landmarks.utils.locks.FolderLock`), never replaces a file it did not write except the
+    outputs an earlier run listed in its summary, and writes the summary :data:`SUMMARY_FILE` last: what
+    finished, and whether the run completed.
+
     Args:
         output_dir: where the files go.
         landmark_names: names per landmark, written into the JSON.
@@ -89,31 +101,86 @@ class LandmarkPredictionWriter:
         self.overlay = overlay
         self.keys = (pred_key, confidence_key, spacing_key, id_key)
         self.written: list[Path] = []
+        self.outputs: list[dict] = []
+        self.lock = FolderLock(self.output_dir, "predict")
+        self._sources: dict[str, str] | None = None  # output name -> image, this run
+        self._earlier: set[str] = set()  # files an earlier run listed in its summary
 
     def attach(self, engine) -> None:
+        engine.add_event_handler(Events.STARTED, self.start)
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
+        engine.add_event_handler(Events.COMPLETED, self.finish)
+
+    def start(self, engine=None) -> None:
+        """Lock the output folder and read what an earlier run wrote there."""
+        self.lock.acquire()
+        self.written, self.outputs, self._sources = [], [], {SUMMARY_FILE: "the run's summary"}
+        self._earlier = _earlier_outputs(self.output_dir / SUMMARY_FILE)
+
+    def finish(self, engine=None, complete: bool = True) -> Path:
+        """Write the summary (last, so a complete one means a complete run) and release the lock."""
+        try:
+            path = self.output_dir / SUMMARY_FILE
+            summary = {"complete": bool(complete), "num_images": len(self.outputs), "outputs": self.outputs}
+            atomic_write_json(path, summary)
+            return path
+        finally:
+            self.lock.release()
 
     def __call__(self, engine) -> None:
         for sample in engine_samples(engine):
             self.write(sample)
 
+    def _target(self, name: str, suffix: str, source: str) -> Path:
+        path = child_path(self.output_dir, f"{name}{suffix}")
+        if path.name in self._sources:
+            raise ValueError(
+                f"{source}: its output {path} would replace the one of {self._sources[path.name]}; "
+                "output names must be unique (rename one of the images)."
+            )
+        if path.exists() and path.name not in self._earlier:
+            raise FileExistsError(
+                f"{path}: exists and was not written by a predict run here (not in {SUMMARY_FILE}); refused "
+                "to replace it. Choose an empty output folder."
+            )
+        self._sources[path.name] = source
+        return path
+
     def write(self, sample: dict) -> Path:
         """Write one sample's files; returns the JSON path."""
+        if self._sources is None:
+            self.start()
         pred_key, confidence_key, spacing_key, id_key = self.keys
         image = sample.get(Keys.IMAGE)
         file = str((getattr(image, "meta", None) or {}).get("filename_or_obj", ""))
-        name = str(sample.get(id_key) or Path(file).name.split(".")[0] or len(self.written))
+        name = str(sample.get(id_key) or Path(file).name or len(self.written))
         spacing = self.spacing if self.spacing is not None else sample.get(spacing_key)
         record = prediction_record(
             sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name
         )
-        path = self.output_dir / f"{name}.json"
+        path = self._target(name, ".json", file or name)
+        overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None
         atomic_write_json(path, record)
-        if self.overlay and file and Path(file).is_file():
+        entry = {"image": file, "json": path.name}
+        if overlay is not None:
             from monai_landmarks.data.image_reader import read_image
             from monai_landmarks.utils.overlay import save_overlay
 
             points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
-            save_overlay(self.output_dir / f"{name}.png", read_image(file)[0], predicted=points)
+            save_overlay(overlay, read_image(file)[0], predicted=points)
+            entry["overlay"] = overlay.name
         self.written.append(path)
+        self.outputs.append(entry)
         return path
+
+
+def _earlier_outputs(summary: Path) -> set[str]:
+    """The file names an earlier predict run listed in its summary (they may be replaced)."""
+    if not summary.is_file():
+        return set()
+    try:
+        outputs = json.loads(summary.read_text(encoding="utf-8")).get("outputs", [])
+        names = {entry[k] for entry in outputs for k in ("json", "overlay") if k in entry}
+    except (OSError, ValueError, AttributeError, TypeError) as e:
+        raise ValueError(f"{summary}: unreadable predict summary ({e}); choose an empty output folder.") from e
+    return {SUMMARY_FILE, *(n for n in names if isinstance(n, str))}

@@ -1,7 +1,9 @@
 """Atomic file output: write to a temporary file beside the target, then rename over it.
 
 A crash or a kill mid-write leaves either the old file or the new one, never half of one: checkpoints,
-metric reports and predictions all go through here.
+metric reports and predictions all go through here. The file gets the mode a plain ``open`` would give
+(``0666`` less the umask, 0644 under umask 022): ``mkstemp`` creates it 0600, which is why MONAI's
+``CheckpointSaver`` keeps atomic saving off.
 """
 
 from __future__ import annotations
@@ -15,7 +17,21 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "atomic_write_text"]
+__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "atomic_write_text", "current_umask"]
+
+
+def current_umask() -> int:
+    """The process umask, read without changing it where Linux shows it (``/proc/self/status``)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: set and restore (not thread-safe, but brief)
+    os.umask(mask)
+    return mask
 
 
 @contextmanager
@@ -24,7 +40,10 @@ def atomic_path(path) -> Iterator[Path]:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
+    try:
+        os.fchmod(fd, 0o666 & ~current_umask())
+    finally:
+        os.close(fd)
     try:
         yield Path(tmp)
         os.replace(tmp, path)

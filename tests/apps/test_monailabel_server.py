@@ -149,7 +149,7 @@ def test_inference_matches_the_bundle_and_the_truth(served):
         np.testing.assert_allclose(centroids, _points(result), atol=1e-4)
         assert [p["x_mm"] for p in result["landmarks"]] == [p["x"] for p in result["landmarks"]]  # 1 mm/px given
         assert all(0.0 <= p["confidence"] for p in result["landmarks"])
-        bundle = json.loads((out / f"{_image_id(item)}.json").read_text())
+        bundle = json.loads((out / f"{Path(item['image']).name}.json").read_text())  # outputs: full file name
         np.testing.assert_allclose(_points(result), _points(bundle), atol=1e-3)  # the same pipeline, same numbers
         errors.append(np.linalg.norm(_points(result) - item["landmarks"][0], axis=1))
     mre = float(np.mean(errors))

@@ -98,9 +98,9 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
     inference = str(root / "configs" / "inference.json")
     run("run", config_file=inference, input_files=images, output_dir=str(root / "pred"))
-    record = json.loads((root / "pred" / f"{Path(images[0]).stem}.json").read_text())
+    record = json.loads((root / "pred" / f"{Path(images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
-    assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
+    assert (root / "pred" / f"{Path(images[0]).name}.png").is_file()
 
     ts = root / "models" / "model.ts"
     # the zoo's default (script) mode for both networks; GU2Net scripts as its domain 0

@@ -64,7 +64,7 @@ def test_train_resume_evaluate_infer_export(domains, tmp_path):
     hand_images = sorted(str(p) for p in (Path(domains[1]) / "images").glob("*.png"))[:1]
     inference = str(run_configs / "inference.json")
     run("run", config_file=inference, input_files=hand_images, output_dir=str(root / "pred"), domain=1)
-    record = json.loads((root / "pred" / f"{Path(hand_images[0]).stem}.json").read_text())
+    record = json.loads((root / "pred" / f"{Path(hand_images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == 37 and record["landmarks"][0]["name"] == "ulnar styloid tip"
 
     # export in the zoo's default (script) mode: domain 0; equal to eager mode

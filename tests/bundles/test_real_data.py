@@ -45,7 +45,7 @@ def test_isbi2015_train_evaluate_infer(name, tmp_path):
     image = str(isbi / "images" / "151.png")
     run("run", config_file=str(root / "configs" / "inference.json"), input_files=[image],
         output_dir=str(root / "pred"), pixel_spacing_mm=0.2)  # fmt: skip
-    record = json.loads((root / "pred" / "151.json").read_text())
+    record = json.loads((root / "pred" / "151.png.json").read_text())
     xy = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
     assert xy.shape == (19, 2) and (xy >= -0.5).all() and (xy[:, 0] <= 966.5).all() and (xy[:, 1] <= 1199.5).all()
     assert record["landmarks"][0]["x_mm"] == pytest.approx(0.2 * xy[0, 0])

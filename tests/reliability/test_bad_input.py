@@ -15,9 +15,14 @@ Decided behaviour for the valid kinds (see ``monai_landmarks.data.image_reader``
 from __future__ import annotations
 
 import json
+import logging
+import os
 import re
 import resource
+import signal
 import struct
+import subprocess
+import sys
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -33,7 +38,7 @@ from monai.transforms import LoadImage
 from PIL import Image
 
 from monai_landmarks.cli import main
-from monai_landmarks.data import load_datalist, read_metadata, write_dataset
+from monai_landmarks.data import generate_phantom_dataset, load_datalist, read_metadata, write_dataset
 from monai_landmarks.data.converters import convert_csv, convert_labelme
 from monai_landmarks.data.datalists import training_datalists
 from monai_landmarks.data.dataset_format import DatasetError
@@ -41,7 +46,7 @@ from monai_landmarks.data.image_reader import ImageReadError, SITKReader, read_i
 from monai_landmarks.handlers.checkpoint import check_weights
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
-TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,40]", "--quiet", "--device", "cpu"]
+TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,48]", "--quiet", "--device", "cpu"]
 ACCEPTED = "accepted"  # a valid input: the call returns and ``check`` looks at the result
 
 
@@ -110,6 +115,10 @@ def _truncated(path: Path, suffix: str) -> Path:
     data = good.read_bytes()
     path.write_bytes(data[: len(data) // 2])
     return path
+
+
+def assert_equal(found, expected) -> None:
+    assert found == expected, f"{found!r} != {expected!r}"
 
 
 def _reads(path: Path, **kwargs) -> Callable:
@@ -490,6 +499,456 @@ def cli_unknown_format(tmp):
     return Case(_cli("convert", "dicomdir", tmp, tmp / "out"), 2, "dicomdir", "invalid choice", out=tmp / "out")
 
 
+# ---------------------------------------------------------------------------- round 2 (issue 14): data loss
+
+
+def _tiny_training(models: Path, ids=("a", "b"), epochs: int = 1, restart: bool = False):
+    """A two-batch Ignite trainer with the bundles' resume and checkpoint handlers; returns its ResumeFromLatest.
+
+    ``data_loader`` and ``network`` stand in for a MONAI trainer's, which the run fingerprint reads.
+    """
+    from types import SimpleNamespace
+
+    from ignite.engine import Engine
+
+    from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver, ResumeFromLatest
+
+    net = torch.nn.Linear(2, 1)
+    engine = Engine(lambda engine, batch: None)
+    data = [{"image": f"/data/{i}.png", "image_id": i, "landmarks": np.zeros((1, 3, 2))} for i in ids]
+    engine.data_loader = SimpleNamespace(dataset=SimpleNamespace(data=data), batch_size=1)
+    engine.network = net
+    save = {"network": net, "trainer": engine}
+    resume = ResumeFromLatest(models, save, **({"restart": True} if restart else {}))
+    resume.attach(engine)
+    AtomicCheckpointSaver(str(models), save, save_interval=1, n_saved=1).attach(engine)
+    engine.run([0, 1], max_epochs=epochs)
+    return resume
+
+
+def _lock_holder(folder: Path, kill: bool = False) -> subprocess.Popen:
+    """Another process that takes ``folder``'s lock and sleeps (or is SIGKILLed once it holds it)."""
+    code = (
+        "import sys, time; from monai_landmarks.utils.locks import FolderLock; "
+        "FolderLock(sys.argv[1], 'training').acquire(); print('held', flush=True); time.sleep(120)"
+    )
+    holder = subprocess.Popen([sys.executable, "-c", code, str(folder)], stdout=subprocess.PIPE, text=True,
+                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    if kill:
+        holder.kill()
+        holder.wait(30)
+    return holder
+
+
+def predict_out_is_the_input_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    original = _png(tmp / "in" / "a.png", _gray()).read_bytes()
+
+    def check(_):  # the X-ray is still the X-ray, and nothing was added beside it
+        assert (tmp / "in" / "a.png").read_bytes() == original and sorted(os.listdir(tmp / "in")) == ["a.png"]
+
+    call = _cli("predict", BUNDLES / "htc_ceph", tmp / "in", "--weights", tmp / "w.pt", "--out", tmp / "in",
+                *TINY_PREDICT)  # fmt: skip
+    return Case(call, 1, str(tmp / "in"), "is the input folder", check=check)
+
+
+def predict_out_inside_an_input_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    _png(tmp / "in" / "a.png", _gray())
+    call = _cli("predict", BUNDLES / "htc_ceph", tmp / "in", "--weights", tmp / "w.pt", "--out", tmp / "in" / "p",
+                *TINY_PREDICT)  # fmt: skip
+    return Case(call, 1, str(tmp / "in"), "inside the input folder", out=tmp / "in" / "p")
+
+
+def predict_over_a_file_it_did_not_write(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    (tmp / "pred").mkdir()
+    (mine := tmp / "pred" / "a.png.json").write_text("my notes")
+    return Case(_predict(tmp, tmp / "a.png"), 1, str(mine), "not written by a predict run",
+                check=lambda _: assert_equal(mine.read_text(), "my notes"))  # fmt: skip
+
+
+def predict_again_into_its_own_output(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    assert _predict(tmp, tmp / "a.png")() == 0
+
+    def check(_):
+        summary = json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        assert summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json"]
+
+    return Case(_predict(tmp, tmp / "a.png"), 0, check=check)  # the run's own outputs may be replaced
+
+
+def predict_names_with_dots(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    names = [f"1.2.840.10008.{i}.png" for i in (1, 2, 3)]
+    for name in names:
+        _png(tmp / "in" / name, _gray())
+
+    def check(_):
+        written = sorted(p.name for p in (tmp / "pred").glob("*.json"))
+        assert written == sorted([*(f"{n}.json" for n in names), "predict_summary.json"]), written
+        assert {json.loads((tmp / "pred" / f"{n}.json").read_text())["image"] for n in names} == {
+            str(tmp / "in" / n) for n in names
+        }
+
+    return Case(_predict(tmp, tmp / "in"), 0, check=check)
+
+
+def predict_same_stem_two_formats(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    _png(tmp / "in" / "x.png", _gray())
+    sitk.WriteImage(sitk.GetImageFromArray(_gray(seed=1).T.copy()), str(tmp / "in" / "x.mha"))
+
+    def check(_):
+        assert sorted(p.name for p in (tmp / "pred").glob("x.*.json")) == ["x.mha.json", "x.png.json"]
+
+    return Case(_predict(tmp, tmp / "in"), 0, check=check)
+
+
+def predict_same_name_in_two_folders(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    for folder in ("in1", "in2"):
+        (tmp / folder).mkdir()
+        _png(tmp / folder / "a.png", _gray())
+    return Case(_predict(tmp, tmp / "in1", tmp / "in2"), 1, str(tmp / "in2" / "a.png"), "same file name",
+                out=tmp / "pred")  # fmt: skip
+
+
+def image_id_escaping_on_read(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,", "../../../../x,", 2)
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", r"'image_id' must be .*'\.\./\.\./")
+
+
+def report_overlay_outside_its_folder(tmp):
+    from monai_landmarks.handlers import LandmarkReportWriter
+
+    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    image = _png(tmp / "a.png", _gray())
+    points = np.array([[2.0, 3.0]])
+    writer.rows = [{"image_id": "../../escape", "file": str(image), "errors": np.zeros(1), "pred": points,
+                    "label": points}]  # fmt: skip
+    check = lambda _: assert_equal(list(tmp.rglob("escape*")), [])  # noqa: E731
+    return Case(writer._overlays, ValueError, "'best_0_../../escape.png'", "outside this folder", check=check)
+
+
+def report_keeps_other_pictures(tmp):
+    from monai_landmarks.handlers import LandmarkReportWriter
+
+    (tmp / "report" / "overlays").mkdir(parents=True)
+    (mine := tmp / "report" / "overlays" / "figure1.png").write_bytes(b"mine")
+    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    points = np.array([[2.0, 3.0]])
+    image = _png(tmp / "a.png", _gray())
+    writer.rows = [{"image_id": "a", "file": str(image), "errors": np.zeros(1), "pred": points, "label": points}]
+
+    def check(_):
+        assert mine.read_bytes() == b"mine"
+        assert sorted(p.name for p in mine.parent.iterdir()) == ["best_0_a.png", "figure1.png", "worst_0_a.png"]
+
+    return Case(writer._overlays, ACCEPTED, check=check)
+
+
+def checkpoint_backup_with_a_lower_epoch(tmp):
+    (tmp / "models").mkdir()
+    (backup := tmp / "models" / "backup_checkpoint_epoch=0.pt").write_bytes(b"my backup")
+
+    def check(_):
+        assert backup.read_bytes() == b"my backup"
+        assert sorted(p.name for p in backup.parent.glob("*.pt")) == [backup.name, "checkpoint_epoch=2.pt"]
+
+    return Case(lambda: _tiny_training(tmp / "models", epochs=2), ACCEPTED, check=check)
+
+
+def checkpoint_archive_with_a_higher_epoch(tmp):
+    (tmp / "models").mkdir()
+    (archive := tmp / "models" / "old_checkpoint_epoch=99.pt").write_bytes(b"an archived run")
+
+    def check(resume):
+        assert resume.resumed_from is None and archive.read_bytes() == b"an archived run"
+        assert (tmp / "models" / "checkpoint_epoch=1.pt").is_file()
+
+    return Case(lambda: _tiny_training(tmp / "models"), ACCEPTED, check=check)
+
+
+# ------------------------------------------------------------------ round 2 (issue 14): silent wrong results
+
+
+def truncated_bmp(tmp):
+    path = _truncated(tmp / "cut.bmp", ".bmp")  # SimpleITK decodes it without an error
+    return Case(_reads(path), ImageReadError, str(path), "truncated BMP")
+
+
+def truncated_tiff(tmp):
+    path = _truncated(tmp / "cut.tif", ".tif")
+    return Case(_reads(path), ImageReadError, str(path), "truncated or corrupt")
+
+
+def truncated_nifti(tmp):
+    sitk.WriteImage(sitk.GetImageFromArray(_gray(64, 64)), str(good := tmp / "good.nii"))
+    (path := tmp / "cut.nii").write_bytes(good.read_bytes()[: good.stat().st_size // 2])
+    return Case(_reads(path), ImageReadError, str(path), "truncated NIfTI")
+
+
+def convert_isbi2015_truncated_bmp(tmp):
+    src = tmp / "isbi"
+    (src / "RawImage" / "TrainingData").mkdir(parents=True)
+    bmp = _truncated(tmp / "001.bmp", ".bmp").rename(src / "RawImage" / "TrainingData" / "001.bmp")
+    for annotator in ("senior", "junior"):
+        (src / "AnnotationsByMD" / f"400_{annotator}").mkdir(parents=True)
+        (src / "AnnotationsByMD" / f"400_{annotator}" / "001.txt").write_text("10,12\n" * 19)
+    return Case(_cli("convert", "isbi2015", src, tmp / "out"), 1, str(bmp), "truncated BMP", out=tmp / "out")
+
+
+def predict_truncated_bmp(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    path = _truncated(tmp / "cut.bmp", ".bmp")
+    return Case(_predict(tmp, path), 1, str(path), "truncated BMP", out=tmp / "pred")
+
+
+def image_with_nan_pixels(tmp):
+    values = _gray().astype(np.float32)
+    values[3, 4] = np.nan
+    sitk.WriteImage(sitk.GetImageFromArray(values.T.copy()), str(path := tmp / "nan.mha"))
+    return Case(_reads(path), ImageReadError, str(path), r"1 pixel\(s\) are NaN or infinite")
+
+
+def predict_image_with_nan_pixels(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    values = np.full((32, 48), np.nan, np.float32)
+    sitk.WriteImage(sitk.GetImageFromArray(values.T.copy()), str(path := tmp / "nan.mha"))
+    return Case(_predict(tmp, path), 1, str(path), "NaN or infinite", out=tmp / "pred")
+
+
+def predict_weights_with_nan(tmp):
+    _png(tmp / "a.png", _gray())
+    state = _network("htc_ceph", width_multiplier=0.25).state_dict()
+    next(v for v in state.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    torch.save(state, path := tmp / "nan.pt")
+    return Case(_predict(tmp, tmp / "a.png", weights=path), 1, str(path), "NaN or infinite values",
+                out=tmp / "pred")  # fmt: skip
+
+
+def labelme_label_differs_in_case(tmp):
+    first = _labelme(tmp, [[1.0, 2.0]], label="Sella")
+    (tmp / "b").mkdir()
+    second = _labelme(tmp / "b", [[3.0, 4.0]], label="sella").rename(tmp / "b" / "b.json")
+    call = lambda: convert_labelme([first, second], tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, str(second), "'sella' differs from 'Sella'.*letter case", out=tmp / "out")
+
+
+def labelme_point_with_null_shape_type(tmp):
+    path = _labelme(tmp, [[3.5, 4.5], [5.5, 6.5]])
+    doc = json.loads(path.read_text())
+    doc["shapes"][1].update(label="l1", shape_type=None)  # as old labelme versions wrote
+    path.write_text(json.dumps(doc))
+
+    def check(root):
+        assert load_datalist(root)[0]["landmarks"].tolist() == [[[3.0, 4.0], [5.0, 6.0]]]
+
+    return Case(lambda: convert_labelme([path], tmp / "out", "t"), ACCEPTED, check=check)
+
+
+def second_training_into_a_locked_folder(tmp):
+    holder = _lock_holder(tmp / "models")
+
+    def check(_):
+        holder.kill()
+        holder.wait(30)
+
+    return Case(lambda: _tiny_training(tmp / "models"), RuntimeError, f"process {holder.pid}",
+                f"{tmp / 'models'}: another training is writing here", check=check)  # fmt: skip
+
+
+def stale_lock_of_a_killed_training(tmp):
+    holder = _lock_holder(tmp / "models", kill=True)
+    messages: list[str] = []
+
+    def call():
+        handler = logging.Handler()
+        handler.emit = lambda record: messages.append(record.getMessage())
+        logger = logging.getLogger("monai_landmarks.utils.locks")
+        logger.addHandler(handler)
+        try:
+            return _tiny_training(tmp / "models")
+        finally:
+            logger.removeHandler(handler)
+
+    def check(resume):
+        assert any(f"stale lock of process {holder.pid}" in m for m in messages), messages
+        assert (tmp / "models" / "checkpoint_epoch=1.pt").is_file() and not (tmp / "models" / ".lock").exists()
+
+    return Case(call, ACCEPTED, check=check)
+
+
+def bundle_run_folder_of_another_dataset(tmp):
+    from _training import train
+
+    first, second = (generate_phantom_dataset(tmp / n, "head", 4, 2, 0, size=(64, 80), seed=s)
+                     for n, s in (("a", 0), ("b", 1)))  # fmt: skip
+    train(tmp / "run", first, epochs=1)
+    files = lambda: {p.name: p.stat().st_mtime_ns for p in (tmp / "run" / "models").iterdir()}  # noqa: E731
+    before = files()
+    after = lambda _: assert_equal(files(), before)  # noqa: E731  # nothing of the first run touched
+    return Case(lambda: train(tmp / "run", second, epochs=2), Exception, str(tmp / "run" / "models" / "run.json"),
+                f"another training run.*data: '{first}/images' -> '{second}/images'", check=after)  # fmt: skip
+
+
+def restart_in_a_folder_of_another_run(tmp):
+    _tiny_training(tmp / "models", ids=("a", "b"), epochs=2)
+
+    def check(resume):
+        assert resume.resumed_from is None
+        assert sorted(p.name for p in (tmp / "models").glob("*.pt")) == ["checkpoint_epoch=1.pt"]
+        assert json.loads((tmp / "models" / "run.json").read_text())["fingerprint"]["num_images"] == 3
+
+    return Case(lambda: _tiny_training(tmp / "models", ids=("c", "d", "e"), restart=True), ACCEPTED, check=check)
+
+
+# ------------------------------------------------------------------------------ round 2 (issue 14): crashes
+
+
+def image_name_not_utf8(tmp):
+    path = _png(tmp / os.fsdecode(b"x\xff.png"), _gray())
+    # run in a child: SimpleITK aborts the whole process on such a name (exit 134) if it ever gets it
+    code = (
+        "import sys\nfrom monai_landmarks.data.image_reader import read_image\ntry:\n    read_image(sys.argv[1])\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n    sys.exit(3)\n"
+    )
+
+    def call():
+        done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=120,
+                              cwd=Path(__file__).resolve().parents[2])  # fmt: skip
+        assert done.returncode == 3 and done.stdout.startswith("ImageReadError"), (done.returncode, done.stderr[-500:])
+        raise ImageReadError(done.stdout)
+
+    return Case(call, ImageReadError, str(tmp / "x\\xff.png"), "not valid UTF-8.*rename the file")
+
+
+def image_header_of_400_megapixels_in_a_dataset(tmp):
+    root = _dataset(tmp)
+    _huge_png(image := root / "images" / "img1.png", 20_000, 20_000)  # PIL's DecompressionBombError territory
+    return Case(lambda: load_datalist(root), DatasetError, f"image 'img1': {image}", "too large")
+
+
+def truncated_checkpoint_on_resume(tmp):
+    _tiny_training(tmp / "models")
+    path = tmp / "models" / "checkpoint_epoch=1.pt"
+    path.write_bytes(path.read_bytes()[:100])
+    return Case(lambda: _tiny_training(tmp / "models", epochs=2), ValueError, str(path), "cannot resume training")
+
+
+def num_landmarks_of_a_billion(tmp):
+    root = _dataset(tmp)
+    path = _edit_json(root, num_landmarks=10**9)
+    return Case(lambda: load_datalist(root), DatasetError, str(path), "positive integer up to 10000, got 1000000000")
+
+
+def dataset_json_nested_deeply(tmp):
+    root = _dataset(tmp)
+    (path := root / "dataset.json").write_text("[" * 100_000 + "]" * 100_000)
+    return Case(lambda: read_metadata(root), DatasetError, str(path), "nested too deeply")
+
+
+def csv_cell_of_131072_characters(tmp):
+    root = _dataset(tmp)
+    path = _edit_csv(root, "img0,train", "img0,t" + "r" * 131_072)
+    return Case(lambda: load_datalist(root), DatasetError, f"{path}, line 2", "malformed CSV: field larger")
+
+
+def long_csv_cell_of_131072_characters(tmp):
+    path = _csv_table(tmp, "image,landmark,x,y", "a.png,0,1," + "1" * 131_073)
+    call = lambda: convert_csv(path, tmp / "src", tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, f"{path}, line 2", "malformed CSV", out=tmp / "out")
+
+
+def labelme_fifo_named_json(tmp):
+    (tmp / "src").mkdir()
+    _labelme(tmp / "src", [[1.0, 2.0]])
+    os.mkfifo(fifo := tmp / "src" / "b.json")  # reading it would wait for a writer forever
+
+    def check(_):
+        assert [i["image_id"] for i in load_datalist(tmp / "out")] == ["a"]
+
+    return Case(_cli("convert", "labelme", tmp / "src", tmp / "out"), 0, str(fifo), "not a regular file", check=check)
+
+
+def _interrupted_predict(tmp, interrupt) -> Callable:
+    from unittest import mock
+
+    from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
+
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        _png(tmp / "in" / name, _gray())
+    original = LandmarkPredictionWriter.write
+
+    def write_then_stop(self, sample):
+        path = original(self, sample)
+        interrupt()
+        return path
+
+    def call():
+        with mock.patch.object(LandmarkPredictionWriter, "write", write_then_stop):
+            return _predict(tmp, tmp / "in")()
+
+    return call
+
+
+def _incomplete_summary(tmp):
+    def check(_):
+        summary = json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        assert not summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json"]
+        assert not (tmp / "pred" / ".lock").exists()
+
+    return check
+
+
+def predict_interrupted_by_sigterm(tmp):
+    call = _interrupted_predict(tmp, lambda: os.kill(os.getpid(), signal.SIGTERM))
+    return Case(call, 143, "interrupted after 1 of 2 image(s)", "(?s)predict_summary.json.*SIGTERM",
+                check=_incomplete_summary(tmp))  # fmt: skip
+
+
+def predict_interrupted_by_ctrl_c(tmp):
+    def ctrl_c():
+        raise KeyboardInterrupt
+
+    call = _interrupted_predict(tmp, ctrl_c)
+    return Case(call, 130, "interrupted after 1 of 2 image(s)", "(?s)predict_summary.json.*SIGINT",
+                check=_incomplete_summary(tmp))  # fmt: skip
+
+
+def files_keep_the_umask(tmp):
+    from monai_landmarks.utils.io import atomic_write_json
+
+    def call():
+        previous = os.umask(0o022)
+        try:
+            root = _dataset(tmp)
+            atomic_write_json(tmp / "report.json", {"a": 1})
+            return root
+        finally:
+            os.umask(previous)
+
+    def check(root):
+        modes = {p.name: oct(p.stat().st_mode & 0o777) for p in (root, root / "images", root / "dataset.json",
+                 root / "landmarks.csv", root / "images" / "img0.png", tmp / "report.json")}  # fmt: skip
+        assert modes == {"ds": "0o755", "images": "0o755", "dataset.json": "0o644", "landmarks.csv": "0o644",
+                         "img0.png": "0o644", "report.json": "0o644"}, modes  # fmt: skip
+
+    return Case(call, ACCEPTED, check=check)
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -510,6 +969,21 @@ ROWS = [
     predict_zero_spacing, predict_negative_spacing, predict_image_of_100_megapixels, predict_corrupt_image,
     predict_empty_folder, predict_not_a_bundle, convert_into_a_non_empty_folder, synth_image_too_small,
     cli_unknown_format,
+    # round 2, data loss: inputs, other people's files and other runs are never written over
+    predict_out_is_the_input_folder, predict_out_inside_an_input_folder, predict_over_a_file_it_did_not_write,
+    predict_again_into_its_own_output, predict_names_with_dots, predict_same_stem_two_formats,
+    predict_same_name_in_two_folders, image_id_escaping_on_read, report_overlay_outside_its_folder,
+    report_keeps_other_pictures, checkpoint_backup_with_a_lower_epoch, checkpoint_archive_with_a_higher_epoch,
+    # round 2, silent wrong results
+    truncated_bmp, truncated_tiff, truncated_nifti, convert_isbi2015_truncated_bmp, predict_truncated_bmp,
+    image_with_nan_pixels, predict_image_with_nan_pixels, predict_weights_with_nan, labelme_label_differs_in_case,
+    labelme_point_with_null_shape_type, second_training_into_a_locked_folder, stale_lock_of_a_killed_training,
+    bundle_run_folder_of_another_dataset, restart_in_a_folder_of_another_run,
+    # round 2, crashes
+    image_name_not_utf8, image_header_of_400_megapixels_in_a_dataset, truncated_checkpoint_on_resume,
+    num_landmarks_of_a_billion, dataset_json_nested_deeply, csv_cell_of_131072_characters,
+    long_csv_cell_of_131072_characters, labelme_fifo_named_json, predict_interrupted_by_sigterm,
+    predict_interrupted_by_ctrl_c, files_keep_the_umask,
 ]  # fmt: skip
 
 
@@ -539,6 +1013,7 @@ def test_bad_input(row, tmp_path, capsys):
         assert code == case.expect, err
         assert case.names in err and re.search(case.problem, err), err
         assert "Traceback" not in err
+        case.check(None)
     else:
         with pytest.raises(case.expect) as info:
             case.call()

@@ -14,7 +14,6 @@ Image 3142 is dropped by default, as usual (909 of 910 rows).
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -31,7 +30,7 @@ from monai_landmarks.data.converters._common import (
     parse_float,
     scale_points,
 )
-from monai_landmarks.data.dataset_format import DatasetError, write_dataset
+from monai_landmarks.data.dataset_format import DatasetError, csv_rows, write_dataset
 
 __all__ = ["DHA_NUM_LANDMARKS", "convert_dha", "read_dha_csv"]
 
@@ -49,11 +48,11 @@ def read_dha_csv(path, num_landmarks: int = DHA_NUM_LANDMARKS) -> dict[str, np.n
     if not path.is_file():
         raise DatasetError(f"{path}: landmark CSV not found.")
     try:
-        lines = path.read_text(encoding="utf-8-sig").splitlines()
+        text = path.read_text(encoding="utf-8-sig")
     except UnicodeDecodeError as e:
         raise DatasetError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}).") from e
     points: dict[str, np.ndarray] = {}
-    for number, cells in enumerate(csv.reader(lines), start=1):
+    for number, cells in csv_rows(text, path):
         if not any(c.strip() for c in cells):
             continue
         where = f"{path}, line {number}"

@@ -4,7 +4,9 @@ labelme
     One JSON per image with ``shapes`` of ``shape_type`` ``"point"``, each ``{"label": ..., "points":
     [[x, y]]}``, and ``imagePath`` relative to the JSON file. labelme puts the top-left image *corner* at
     ``(0, 0)``, so coordinates are shifted by -0.5 to pixel centres (as for ``hamedan_ceph`` in
-    ``../shared/datasets``). Shapes of other types are ignored; a label without a point is a missing landmark.
+    ``../shared/datasets``). Shapes of other types are ignored (a ``null`` type with one point, as old labelme
+    versions write, is a point); a label without a point is a missing landmark. Labels that differ only in
+    letter case or spaces (``Sella``, ``sella``) are refused as typos unless a ``label_map`` is given.
 
 CSV
     ``layout="long"``: one row per (image, landmark) with columns ``image, landmark, x, y`` (names
@@ -15,8 +17,6 @@ CSV
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 from collections.abc import Mapping, Sequence
@@ -33,8 +33,9 @@ from monai_landmarks.data.converters._common import (
     parse_float,
     scale_points,
 )
-from monai_landmarks.data.dataset_format import DatasetError, write_dataset
+from monai_landmarks.data.dataset_format import DatasetError, csv_rows, write_dataset
 from monai_landmarks.data.image_reader import ImageReadError, read_image_size
+from monai_landmarks.utils.paths import regular_files
 
 __all__ = ["LABELME_OFFSET", "convert_csv", "convert_labelme", "read_labelme"]
 
@@ -81,17 +82,21 @@ def read_labelme(path) -> tuple[dict, dict[str, tuple[float, float]]]:
         DatasetError: missing or invalid JSON, a point shape without one finite ``[x, y]``, a repeated label.
     """
     path = Path(path)
+    if path.exists() and not regular_files([path]):  # reading a FIFO would wait for a writer forever
+        raise DatasetError(f"{path}: not a regular file (a FIFO, socket or device); refused.")
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError:
         raise DatasetError(f"{path}: labelme file not found.") from None
     except (UnicodeDecodeError, json.JSONDecodeError) as e:
         raise DatasetError(f"{path}: not a valid UTF-8 JSON file: {e}.") from e
+    except RecursionError as e:
+        raise DatasetError(f"{path}: JSON nested too deeply to be a labelme file.") from e
     if not isinstance(doc, dict) or not isinstance(doc.get("shapes"), list):
         raise DatasetError(f"{path}: not a labelme file (no 'shapes' list).")
     points: dict[str, tuple[float, float]] = {}
     for number, shape in enumerate(doc["shapes"]):
-        if not isinstance(shape, dict) or shape.get("shape_type", "point") != "point":
+        if not isinstance(shape, dict) or _shape_type(shape) != "point":
             continue
         label, xy = str(shape.get("label", "")), shape.get("points")
         where = f"{path}: shape {number} (label {label!r})"
@@ -102,6 +107,29 @@ def read_labelme(path) -> tuple[dict, dict[str, tuple[float, float]]]:
         values = [parse_float(str(v), where) for v in xy[0]]
         points[label] = (values[0], values[1])
     return doc, points
+
+
+def _shape_type(shape: dict):
+    """labelme files of old versions have ``"shape_type": null``; such a shape with one point is a point."""
+    kind = shape.get("shape_type", "point")
+    points = shape.get("points")
+    if kind is None and isinstance(points, list) and len(points) == 1:
+        return "point"
+    return kind
+
+
+def _check_label_spelling(docs: dict) -> None:
+    """Labels that differ only in letter case or spaces are typos, not extra landmarks: refuse them."""
+    first: dict[str, tuple[str, Path]] = {}
+    for path, _, points in docs.values():
+        for label in points:
+            key = " ".join(label.split()).casefold()
+            seen = first.setdefault(key, (label, path))
+            if seen[0] != label:
+                raise DatasetError(
+                    f"{path}: label {label!r} differs from {seen[0]!r} in {seen[1]} only in letter case or spaces; "
+                    "fix the typo, or pass label_map to map both."
+                )
 
 
 def _label_index(label_map, labels: set[str]) -> dict[str, int]:
@@ -163,7 +191,7 @@ def convert_labelme(
     """
     factor = check_factor(downsample)
     if isinstance(json_files, (str, Path)) and Path(json_files).is_dir():
-        files = sorted(Path(json_files).glob("*.json"))
+        files = regular_files(sorted(Path(json_files).glob("*.json")))
     else:
         files = [Path(json_files)] if isinstance(json_files, (str, Path)) else [Path(f) for f in json_files]
     if not files:
@@ -173,6 +201,8 @@ def convert_labelme(
         if f.stem in docs:
             raise DatasetError(f"{f}: image id {f.stem!r} also comes from {docs[f.stem][0]}; ids are file stems.")
         docs[f.stem] = (f, *read_labelme(f))
+    if label_map is None:
+        _check_label_spelling(docs)
     index = _label_index(label_map, {label for _, _, points in docs.values() for label in points})
     entries, paths = {}, {}
     for image_id, (path, doc, points) in docs.items():
@@ -203,14 +233,14 @@ def _read_table(path: Path) -> tuple[list[str], list[tuple[int, dict]]]:
         raise DatasetError(f"{path}: CSV file not found.") from None
     except UnicodeDecodeError as e:
         raise DatasetError(f"{path}: not UTF-8 text (invalid byte at offset {e.start}).") from e
-    reader = csv.reader(io.StringIO(text, newline=""))
-    header = [h.strip() for h in next(reader, [])]
+    reader = csv_rows(text, path)
+    header = [h.strip() for h in next(reader, (0, []))[1]]
     rows = []
-    for cells in reader:
+    for line, cells in reader:
         if any(c.strip() for c in cells):
             if len(cells) != len(header):
-                raise DatasetError(f"{path}, line {reader.line_num}: {len(cells)} cells, the header has {len(header)}.")
-            rows.append((reader.line_num, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
+                raise DatasetError(f"{path}, line {line}: {len(cells)} cells, the header has {len(header)}.")
+            rows.append((line, {h: c.strip() for h, c in zip(header, cells, strict=True)}))
     return header, rows
 
 

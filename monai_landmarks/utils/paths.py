@@ -1,0 +1,115 @@
+"""Safe names and paths: what may name a file, where outputs may go, which inputs are files at all.
+
+Image ids and split names become file names, so they are checked on writing *and* on reading a dataset.
+Every output path built from a name is checked to stay inside its output folder, and an output folder may
+not be an input folder (or lie inside one): a run never writes over the files it reads.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import stat
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+__all__ = [
+    "SAFE_NAME",
+    "check_output_folder",
+    "check_safe_name",
+    "child_path",
+    "display",
+    "is_safe_name",
+    "regular_files",
+]
+
+SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*$")  # no separators, no leading dot, no '..' alone
+_logger = logging.getLogger(__name__)
+
+
+def is_safe_name(value) -> bool:
+    """True for a string of letters, digits, ``.``, ``_``, ``-`` that starts with a letter or digit."""
+    return isinstance(value, str) and bool(SAFE_NAME.match(value))
+
+
+def check_safe_name(value, what: str, where: str, error: type[Exception] = ValueError) -> str:
+    """Return ``value`` if :func:`is_safe_name`, else raise ``error`` naming ``where`` and ``what``."""
+    if not is_safe_name(value):
+        raise error(
+            f"{where}: {what} must be a string of letters, digits, '.', '_' or '-' starting with a letter or "
+            f"digit (it names files), got {value!r}."
+        )
+    return value
+
+
+def display(path) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 shown as ``\\xNN`` escapes."""
+    text = os.fsdecode(path)
+    return os.fsencode(text).decode("utf-8", "backslashreplace") if _has_surrogates(text) else text
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def child_path(folder, name: str) -> Path:
+    """``folder / name`` for a plain file name; a name with a path separator, or ``.`` / ``..``, is refused.
+
+    Raises:
+        ValueError: the name would not be a file directly inside ``folder``.
+    """
+    separators = [s for s in (os.sep, os.altsep) if s]
+    if name in ("", ".", "..") or any(s in name for s in separators) or "\0" in name:
+        raise ValueError(f"{display(folder)}: output name {name!r} would write outside this folder; refused.")
+    return Path(folder) / name
+
+
+def _inside(path: Path, folder: Path) -> bool:
+    return path == folder or folder in path.parents
+
+
+def check_output_folder(out, inputs: Iterable) -> None:
+    """Refuse an output folder that is an input folder or lies inside one, or that holds an input file.
+
+    Raises:
+        ValueError: naming the output folder and the input it would write over.
+    """
+    target = Path(out).resolve()
+    for given in inputs:
+        source = Path(given).resolve()
+        if source.is_dir() and _inside(target, source):
+            where = "the" if target == source else "inside the"
+            raise ValueError(
+                f"--out {display(out)} is {where} input folder {display(given)}; outputs could replace the inputs. "
+                "Choose an output folder outside the inputs."
+            )
+        if not source.is_dir() and target == source.parent:
+            raise ValueError(
+                f"--out {display(out)} is the folder of the input {display(given)}; outputs could replace the "
+                "inputs. Choose another output folder."
+            )
+
+
+def regular_files(paths: Iterable, warn: Callable[[str], None] | None = None) -> list[Path]:
+    """The paths that are regular files (symlinks followed); FIFOs, sockets and devices skipped with a warning
+    (``warn``, default: this module's logger).
+
+    Reading a FIFO blocks until something writes to it: a stray one would hang the run.
+    """
+    warn = warn or _logger.warning
+    files = []
+    for path in map(Path, paths):
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            continue
+        if stat.S_ISREG(mode):
+            files.append(path)
+        elif not stat.S_ISDIR(mode):
+            warn(f"{display(path)}: not a regular file (FIFO, socket or device); skipped.")
+    return files
