@@ -83,4 +83,4 @@ def test_train_evaluate_export_predict_a_bundle_folder(tmp_path, capsys, monkeyp
     assert main(["export", str(run)]) == 1 and "exists" in capsys.readouterr().err  # never replaces a file
     images = str(phantoms / "images")
     assert main(["predict", str(run), images, "--out", str(tmp_path / "pred"), "--quiet", "--device", "cpu"]) == 0
-    assert len(list((tmp_path / "pred").glob("*.json"))) == 8
+    assert len(list((tmp_path / "pred").glob("*.png.json"))) == 8
