@@ -481,7 +481,10 @@ def _sha256(path: Path) -> str:
 def shipped_training(checkpoint: Path, refiner: Path, coarse_run: Path | None, refiner_run: Path | None) -> dict:
     """What is known of how the shipped weights were trained, from their run folders when given (the lead's
     ``training_<bundle>.json``, read by the report, is the record that counts)."""
+    from monai_landmarks.engines.cascade import refiner_meta
+
     out: dict = {"command": None, "weights_sha256": {"coarse": _sha256(checkpoint), "refiner": _sha256(refiner)}}
+    out["refiner_meta"] = refiner_meta(refiner)  # the patch size, pixel size and widths the refiner was trained with
     if coarse_run is not None:
         out["coarse_run"] = {"folder": str(coarse_run)} | training_facts(Path(coarse_run))
     if refiner_run is not None:

@@ -330,6 +330,8 @@ def test_shipped_suite_on_two_images(tmp_path):
     assert recs["isbi2015_mean_cascade"]["errors"] != recs["isbi2015_mean_coarse"]["errors"]  # the refiner ran
     assert recs["hamedan_px_cascade"]["unit"] == "px" and len(recs["hamedan_px_cascade"]["errors"]) == 2
     assert len(recs["isbi2015_mean_coarse"]["training"]["weights_sha256"]["refiner"]) == 16
+    meta = torch.load(refiner, weights_only=True)["meta"]
+    assert recs["isbi2015_mean_cascade"]["training"]["refiner_meta"]["patch_size"] == meta["patch_size"]
 
 
 @pytest.mark.slow
