@@ -363,12 +363,11 @@ def _landmark_box(row: dict, size: tuple[int, int], margin: float = 0.15) -> tup
 DATASET_OVERLAYS_DIR = ROOT / "runs" / "benchmarks" / "overlays"
 
 
-def _copy_overlays(
-    report_dir: Path, name: str, figures_dir: Path = DATASET_OVERLAYS_DIR, width: int = 360
-) -> list[str]:
+def _copy_overlays(report_dir: Path, name: str, figures_dir: Path | None = None, width: int = 360) -> list[str]:
     """The best and worst overlay, cropped to the landmarks and shrunk, kept beside the runs (not committed)."""
     from PIL import Image
 
+    figures_dir = figures_dir or DATASET_OVERLAYS_DIR  # read when called: tests point it elsewhere
     rows = {r["image_id"]: r for r in _per_image(report_dir / "per_image.csv")}
     figures_dir.mkdir(parents=True, exist_ok=True)
     copied = []

@@ -312,8 +312,10 @@ def _subset(src: Path, dst: Path, split: str, count: int) -> None:
 
 @pytest.mark.slow
 @pytest.mark.datasets
-def test_shipped_suite_on_two_images(tmp_path):
+def test_shipped_suite_on_two_images(tmp_path, monkeypatch):
     from conftest import dataset_path
+
+    monkeypatch.setattr("benchmarks.accuracy.DATASET_OVERLAYS_DIR", tmp_path / "overlays")  # not the repo's runs/
 
     datasets = tmp_path / "datasets"
     _subset(dataset_path("isbi2015_ceph"), datasets / "isbi2015_ceph", "test1", 2)
@@ -330,6 +332,7 @@ def test_shipped_suite_on_two_images(tmp_path):
     assert recs["isbi2015_mean_cascade"]["errors"] != recs["isbi2015_mean_coarse"]["errors"]  # the refiner ran
     assert recs["hamedan_px_cascade"]["unit"] == "px" and len(recs["hamedan_px_cascade"]["errors"]) == 2
     assert len(recs["isbi2015_mean_coarse"]["training"]["weights_sha256"]["refiner"]) == 16
+    assert all(Path(p).parent == tmp_path / "overlays" for p in recs["isbi2015_mean_cascade"]["overlays"])
     meta = torch.load(refiner, weights_only=True)["meta"]
     assert recs["isbi2015_mean_cascade"]["training"]["refiner_meta"]["patch_size"] == meta["patch_size"]
 
