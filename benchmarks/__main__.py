@@ -1,7 +1,8 @@
 """``python -m benchmarks``: run the speed and accuracy suites and write the report. Usage::
 
-python -m benchmarks speed [--only heatmaps pipeline networks]   # pytest-benchmark JSON in benchmarks/results
+python -m benchmarks speed [--only heatmaps pipeline networks cascade]   # pytest-benchmark JSON in benchmarks/results
 python -m benchmarks accuracy [--suite isbi2015_cpu_scale] [--checkpoint model.pt]
+python -m benchmarks accuracy --suite htc_ceph_shipped [--checkpoint model.pt --refiner refiner.pt]
 python -m benchmarks report                                       # benchmarks/README.md and figures
 python -m benchmarks all                                          # all three, in that order
 """
@@ -20,7 +21,10 @@ SPEED_MODULES = {
     "heatmaps": "benchmarks/bench_heatmaps.py",
     "pipeline": "benchmarks/bench_pipeline.py",
     "networks": "benchmarks/bench_networks.py",
+    "cascade": "benchmarks/bench_cascade.py",
 }
+# options that name one suite's weights or runs: only with a single --suite
+ONE_SUITE_OPTIONS = ("checkpoint", "refiner", "coarse_run", "refiner_run")
 DEFAULT_DATASETS = ROOT.parent / "shared" / "datasets"
 
 
@@ -53,7 +57,13 @@ def _accuracy_args(p: argparse.ArgumentParser) -> None:
     from benchmarks.accuracy import SUITES
 
     p.add_argument("--suite", nargs="+", choices=list(SUITES), default=["isbi2015_cpu_scale"])
-    p.add_argument("--checkpoint", type=Path, default=None, help="evaluate these weights instead of training")
+    p.add_argument("--checkpoint", type=Path, default=None, help="evaluate these weights instead of training "
+                   "(shipped suites: instead of bundles/<b>/models/model.pt)")  # fmt: skip
+    p.add_argument("--refiner", type=Path, default=None, help="shipped suites: refiner weights instead of "
+                   "bundles/<b>/models/refiner.pt")  # fmt: skip
+    p.add_argument("--coarse-run", type=Path, default=None, help="shipped suites: the coarse model's run folder "
+                   "(epochs and wall time are read from it)")  # fmt: skip
+    p.add_argument("--refiner-run", type=Path, default=None, help="shipped suites: the refiner's run folder")
     p.add_argument("--datasets-dir", type=Path, default=DEFAULT_DATASETS)
     p.add_argument("--runs-dir", type=Path, default=ROOT / "runs" / "benchmarks")
     p.add_argument("--threads", type=int, default=1, help="torch threads of the bundle runs (robust on shared cores)")
@@ -85,7 +95,10 @@ def run_accuracy(args: argparse.Namespace) -> int:
     from benchmarks.accuracy import run_suite
 
     for suite in args.suite:
-        written = run_suite(suite, args.datasets_dir, args.runs_dir, args.checkpoint, args.threads, args.results_dir)
+        written = run_suite(
+            suite, args.datasets_dir, args.runs_dir, args.checkpoint, args.threads, args.results_dir,
+            refiner=args.refiner, coarse_run=args.coarse_run, refiner_run=args.refiner_run,
+        )  # fmt: skip
         for path in written:
             print(f"[benchmarks] wrote {path}")
     return 0
@@ -100,7 +113,11 @@ def run_report(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    given = [f"--{o.replace('_', '-')}" for o in ONE_SUITE_OPTIONS if getattr(args, o, None) is not None]
+    if given and len(getattr(args, "suite", [])) > 1:
+        parser.error(f"{', '.join(given)} name one suite's weights or runs: give a single --suite")
     if args.command == "speed":
         return run_speed(args)
     if args.command == "accuracy":

@@ -11,11 +11,21 @@ with the commands and provenance. Protocols are separate, named evaluations:
 - ``gu2net_grid``: GU2Net's resized-grid protocol applied to the same predictions (see ``gu2net_grid_errors``).
 - ``hamedan_px``: cross-dataset, the ISBI 2015 model on Hamedan images, in pixels (no spacing is known).
 - ``dha_wrist``: hands, mm normalised by the wrist width (bundle ``htc_hand``).
+
+Shipped suites (``htc_ceph_shipped``, ``gu2net_ceph_shipped``) train nothing: they evaluate the weights a bundle
+ships (``bundles/<b>/models/model.pt`` and ``refiner.pt``, or ``--checkpoint`` / ``--refiner``) coarse-only
+(``refiner_path ""``) and as the coarse-to-fine cascade, under the protocols above (``*_coarse`` / ``*_cascade``).
+The training wall time of the shipped weights is the lead's ``benchmarks/results/training_<bundle>.json``
+(:func:`load_training`), or read from the run folders given with ``--coarse-run`` / ``--refiner-run``. Run::
+
+    python -m benchmarks accuracy --suite htc_ceph_shipped gu2net_ceph_shipped --threads 2 \
+        [--coarse-run runs/htc_coarse --refiner-run runs/refiner]   # one suite at a time with run folders
 """
 
 from __future__ import annotations
 
 import csv
+import hashlib
 import json
 import os
 import shlex
@@ -40,6 +50,7 @@ class Evaluation:
     split: str
     protocol: str
     ground_truth: str = "mean"
+    cascade: bool = False  # refine with the refiner weights; otherwise refiner_path "" (coarse only)
 
 
 @dataclass(frozen=True)
@@ -50,13 +61,45 @@ class Suite:
     train_overrides: dict
     evaluations: tuple[Evaluation, ...]
     label: str
-    derived: tuple[str, ...] = field(default=())
+    derived: dict = field(default_factory=dict)  # derived evaluation -> the evaluation whose predictions it uses
+    shipped: bool = False  # evaluate the bundle's own weights; never train
 
 
 ISBI_PROTOCOL = (
     "ISBI 2015 test1 (150 images), original resolution (stored 967 x 1200 at 0.2 mm/px, exact), "
     "{gt} ground truth, SDR with <="
 )
+HAMEDAN_PROTOCOL = (
+    "cross-dataset: Hamedan (113 images, 670 x 835), pixels of the stored images (no spacing known), "
+    "mean-of-annotators ground truth"
+)
+
+
+def _shipped_suite(bundle: str, model: str) -> Suite:
+    """Evaluate the weights ``bundle`` ships, coarse only and as the cascade; nothing is trained."""
+    mean, senior = ISBI_PROTOCOL.format(gt="mean-of-annotators"), ISBI_PROTOCOL.format(gt="senior")
+    hamedan = (
+        HAMEDAN_PROTOCOL + "; the refiner's patches cut at the spacing the bundle's inference assumes for a PNG "
+        "without --spacing (`refine_default_spacing_mm`)"
+    )
+    return Suite(
+        bundle=bundle,
+        dataset="isbi2015_ceph",
+        model_overrides={},  # the shipped weights come from the bundle's own configs/train.json
+        train_overrides={},
+        evaluations=(
+            Evaluation("isbi2015_mean_coarse", "isbi2015_ceph", "test1", mean),
+            Evaluation("isbi2015_mean_cascade", "isbi2015_ceph", "test1", mean, cascade=True),
+            Evaluation("isbi2015_senior_cascade", "isbi2015_ceph", "test1", senior, "senior", cascade=True),
+            Evaluation("hamedan_px_cascade", "hamedan_ceph", "train", hamedan, cascade=True),
+        ),
+        label=f"Shipped `{bundle}` weights: {model} (the bundle's configs/train.json CPU recipe) and its patch "
+        "refiner (configs/refine.json), both trained on ISBI 2015 train with 20 images held out for validation",
+        derived={"gu2net_grid_cascade": "isbi2015_mean_cascade"},
+        shipped=True,
+    )
+
+
 SUITES = {
     "isbi2015_cpu_scale": Suite(
         bundle="htc_ceph",
@@ -66,17 +109,11 @@ SUITES = {
         evaluations=(
             Evaluation("isbi2015_mean", "isbi2015_ceph", "test1", ISBI_PROTOCOL.format(gt="mean-of-annotators")),
             Evaluation("isbi2015_senior", "isbi2015_ceph", "test1", ISBI_PROTOCOL.format(gt="senior"), "senior"),
-            Evaluation(
-                "hamedan_px",
-                "hamedan_ceph",
-                "train",
-                "cross-dataset: Hamedan (113 images, 670 x 835), pixels of the stored images (no spacing known), "
-                "mean-of-annotators ground truth",
-            ),
+            Evaluation("hamedan_px", "hamedan_ceph", "train", HAMEDAN_PROTOCOL),
         ),
         label="CPU-scale: HTC at width 0.25 (1.37M parameters), 256 x 320 input, 20 epochs, batch 2, trained on "
         "ISBI 2015 train 001-130 with 131-150 held out for validation",
-        derived=("gu2net_grid",),
+        derived={"gu2net_grid": "isbi2015_mean"},
     ),
     "dha_hand_cpu_scale": Suite(
         bundle="htc_hand",
@@ -91,6 +128,8 @@ SUITES = {
         label="CPU-scale: HTC at width 0.25 on the 7-image hand sample (5 train, 2 validation); evaluated on all 7, "
         "so this only exercises the wrist-width protocol",
     ),
+    "htc_ceph_shipped": _shipped_suite("htc_ceph", "HTC at width 0.25, 256 x 320 input"),
+    "gu2net_ceph_shipped": _shipped_suite("gu2net_ceph", "GU2Net with channels 16-128, 256 x 320 input"),
 }
 
 
@@ -113,15 +152,51 @@ def train_command(suite: Suite, datasets_dir: Path, bundle_root: Path) -> list[s
     ]
 
 
-def eval_command(suite: Suite, ev: Evaluation, datasets_dir: Path, bundle_root: Path, ckpt: Path) -> list[str]:
+def eval_command(
+    suite: Suite, ev: Evaluation, datasets_dir: Path, bundle_root: Path, ckpt: Path, refiner: Path | None = None
+) -> list[str]:
+    """The bundle's ``evaluating`` workflow; coarse only (``refiner_path ""``) unless ``ev.cascade``.
+
+    A cascade on a dataset without a pixel spacing (Hamedan) cuts its patches at the spacing the bundle's inference
+    assumes for such images (``refine_default_spacing_mm``), as ``monai-landmarks predict`` does.
+    """
+    if ev.cascade and refiner is None:
+        raise ValueError(f"{ev.name}: a cascade evaluation needs refiner weights.")
     configs = f"['bundles/{suite.bundle}/configs/train.json','bundles/{suite.bundle}/configs/evaluate.json']"
-    return [
+    cmd = [
         *("python", "-m", "monai.bundle", "run", "evaluating", "--config_file", configs),
         *("--bundle_root", str(bundle_root), "--dataset_dir", str(datasets_dir / ev.dataset)),
         *_overrides(suite.model_overrides),
         *("--ckpt_path", str(ckpt), "--eval_split", ev.split, "--ground_truth", ev.ground_truth),
         *("--output_dir", str(bundle_root / f"eval_{ev.name}")),
+        *("--refiner_path", str(refiner) if ev.cascade else ""),
     ]
+    if ev.cascade and _spacing_unknown(datasets_dir / ev.dataset):
+        cmd += [f"--{_refine_step_id(suite.bundle)}#default_spacing", str(_default_spacing(suite.bundle))]
+    return cmd
+
+
+def _spacing_unknown(dataset_root: Path) -> bool:
+    from monai_landmarks.data import read_metadata
+
+    return read_metadata(dataset_root).get("pixel_spacing_mm") is None
+
+
+def _bundle_config(bundle: str, name: str) -> dict:
+    return json.loads((ROOT / "bundles" / bundle / "configs" / name).read_text())
+
+
+def _refine_step_id(bundle: str) -> str:
+    """Config id of the evaluation's ``RefineLandmarksd`` step (found, not assumed: the list may be reordered)."""
+    steps = _bundle_config(bundle, "evaluate.json")["validate#postprocessing"]["transforms"]
+    for i, step in enumerate(steps):
+        if isinstance(step, dict) and str(step.get("_target_", "")).endswith("RefineLandmarksd"):
+            return f"validate#postprocessing#transforms#{i}"
+    raise ValueError(f"bundles/{bundle}/configs/evaluate.json: no RefineLandmarksd step in validate#postprocessing.")
+
+
+def _default_spacing(bundle: str) -> float:
+    return float(_bundle_config(bundle, "inference.json")["refine_default_spacing_mm"])
 
 
 def _run(cmd: list[str], log: Path, threads: int) -> float:
@@ -138,29 +213,70 @@ def _run(cmd: list[str], log: Path, threads: int) -> float:
 # ----------------------------------------------------------------------------------------------- training
 
 
-def _last_checkpoint(bundle_root: Path) -> tuple[int, Path] | None:
-    found = sorted((int(p.stem.split("=")[1]), p) for p in (bundle_root / "models").glob("checkpoint_epoch=*.pt"))
+def _last_checkpoint(bundle_root: Path, checkpoints: str = "models") -> tuple[int, Path] | None:
+    found = sorted((int(p.stem.split("=")[1]), p) for p in (bundle_root / checkpoints).glob("checkpoint_epoch=*.pt"))
     return found[-1] if found else None
 
 
-def training_facts(bundle_root: Path) -> dict:
+def training_facts(
+    bundle_root: Path, checkpoints: str = "models", history: str = "eval/validation_metrics.csv"
+) -> dict:
     """Epochs done and wall time of a bundle run, read from its files (whoever started it).
 
     The TensorBoard event file is named after the run's start time; the last epoch checkpoint is written at its
-    end. Validation MRE by epoch comes from ``eval/validation_metrics.csv``.
+    end (a resumed run counts from its first start, pauses included). Validation MRE by epoch comes from
+    ``history``. A refiner run (``configs/refine.json``) keeps its checkpoints in ``models/refiner_checkpoints``
+    and its history in ``eval/refiner/validation_metrics.csv``.
     """
     facts: dict = {}
-    last = _last_checkpoint(bundle_root)
+    last = _last_checkpoint(bundle_root, checkpoints)
     events = sorted((bundle_root / "eval" / "logs").glob("events.out.tfevents.*"))
     if last:
         facts["epochs_done"] = last[0]
         if events:
             start = min(float(p.name.split(".")[3]) for p in events)
             facts["wall_seconds"] = round(last[1].stat().st_mtime - start, 1)
-    history = bundle_root / "eval" / "validation_metrics.csv"
-    if history.is_file():
-        facts["validation_history"] = list(csv.DictReader(history.open()))
+    if (bundle_root / history).is_file():
+        facts["validation_history"] = list(csv.DictReader((bundle_root / history).open()))
     return facts
+
+
+TRAINING_KEYS = ("coarse_seconds", "refiner_seconds", "commands", "threads", "load")
+
+
+def training_file(results_dir: Path, bundle: str) -> Path:
+    return Path(results_dir) / f"training_{bundle}.json"
+
+
+def load_training(path: Path) -> dict:
+    """The training record of shipped weights (written by whoever trained them), checked.
+
+    ``{"coarse_seconds": s, "refiner_seconds": s, "commands": [command, ...], "threads": n, "load": l}``: wall
+    seconds of the coarse and the refiner training, the commands run, their torch threads and the 1-minute load
+    average while they ran (a number, or a text such as ``"2.1-3.4"``).
+
+    Raises:
+        ValueError: not JSON, a key missing, or a value of the wrong kind (the message names the file).
+    """
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text())
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not valid JSON ({e}).") from None
+    missing = [k for k in TRAINING_KEYS if not isinstance(data, dict) or k not in data]
+    if missing:
+        raise ValueError(f"{path}: missing {missing}; expected keys {list(TRAINING_KEYS)}.")
+    for key in ("coarse_seconds", "refiner_seconds"):
+        if isinstance(data[key], bool) or not isinstance(data[key], int | float) or not data[key] >= 0:
+            raise ValueError(f"{path}: '{key}' must be a number of seconds >= 0, got {data[key]!r}.")
+    commands = data["commands"]
+    if not isinstance(commands, list) or not commands or not all(isinstance(c, str) and c for c in commands):
+        raise ValueError(f"{path}: 'commands' must be a non-empty list of command lines, got {commands!r}.")
+    if isinstance(data["threads"], bool) or not isinstance(data["threads"], int) or data["threads"] < 1:
+        raise ValueError(f"{path}: 'threads' must be a positive integer, got {data['threads']!r}.")
+    if isinstance(data["load"], bool) or not isinstance(data["load"], int | float | str):
+        raise ValueError(f"{path}: 'load' must be a load average (number or text), got {data['load']!r}.")
+    return data
 
 
 def train(suite: Suite, datasets_dir: Path, bundle_root: Path, threads: int) -> dict:
@@ -247,12 +363,11 @@ def _landmark_box(row: dict, size: tuple[int, int], margin: float = 0.15) -> tup
 DATASET_OVERLAYS_DIR = ROOT / "runs" / "benchmarks" / "overlays"
 
 
-def _copy_overlays(
-    report_dir: Path, name: str, figures_dir: Path = DATASET_OVERLAYS_DIR, width: int = 360
-) -> list[str]:
+def _copy_overlays(report_dir: Path, name: str, figures_dir: Path | None = None, width: int = 360) -> list[str]:
     """The best and worst overlay, cropped to the landmarks and shrunk, kept beside the runs (not committed)."""
     from PIL import Image
 
+    figures_dir = figures_dir or DATASET_OVERLAYS_DIR  # read when called: tests point it elsewhere
     rows = {r["image_id"]: r for r in _per_image(report_dir / "per_image.csv")}
     figures_dir.mkdir(parents=True, exist_ok=True)
     copied = []
@@ -272,8 +387,8 @@ def _copy_overlays(
 
 
 def evaluate(suite_name: str, suite: Suite, ev: Evaluation, datasets_dir: Path, bundle_root: Path, ckpt: Path,
-             threads: int, training: dict) -> dict:  # fmt: skip
-    cmd = eval_command(suite, ev, datasets_dir, bundle_root, ckpt)
+             threads: int, training: dict, refiner: Path | None = None) -> dict:  # fmt: skip
+    cmd = eval_command(suite, ev, datasets_dir, bundle_root, ckpt, refiner)
     print(f"[accuracy] evaluating {ev.name}: {shlex.join(cmd)}", flush=True)
     load_start = load_average()
     seconds = _run(cmd, bundle_root / f"eval_{ev.name}.log", threads)
@@ -292,6 +407,9 @@ def evaluate(suite_name: str, suite: Suite, ev: Evaluation, datasets_dir: Path, 
         "split": ev.split,
         "ground_truth": ev.ground_truth,
         "checkpoint": str(ckpt),
+        "cascade": ev.cascade,
+        "refiner": str(refiner) if ev.cascade else None,
+        "shipped": suite.shipped,
         "eval_command": shlex.join(cmd),
         "eval_wall_seconds": round(seconds, 1),
         "training": training,
@@ -302,12 +420,18 @@ def evaluate(suite_name: str, suite: Suite, ev: Evaluation, datasets_dir: Path, 
         # one set of overlays per image set (the senior evaluation shows the same predictions)
         "overlays": _copy_overlays(report_dir, f"{suite_name}_{ev.name}") if ev.ground_truth == "mean" else [],
     }
-    result |= record(SEED, batch_size=1, input_size=suite.model_overrides.get("image_size"), threads=threads,
+    result |= record(SEED, batch_size=1, input_size=_input_size(suite), threads=threads,
                      load_average_1min_at_start=load_start)  # fmt: skip
     return result
 
 
-def derived_gu2net_grid(base: dict, datasets_dir: Path) -> dict:
+def _input_size(suite: Suite) -> list[int]:
+    return suite.model_overrides.get("image_size") or _bundle_config(suite.bundle, "train.json")["image_size"]
+
+
+def derived_gu2net_grid(base: dict, datasets_dir: Path, name: str = "gu2net_grid") -> dict:
+    """The ``gu2net_grid`` protocol on the predictions of the evaluation ``base`` (its record plus
+    ``predictions``), as evaluation ``name``."""
     rows = [
         {"image_id": i, **{f"x_{k}": p[0] for k, p in enumerate(pts)}, **{f"y_{k}": p[1] for k, p in enumerate(pts)}}
         for i, pts in zip(base["image_ids"], base["predictions"], strict=True)
@@ -315,8 +439,10 @@ def derived_gu2net_grid(base: dict, datasets_dir: Path) -> dict:
     errors = gu2net_grid_errors(rows, datasets_dir / base["dataset"], base["split"], base["ground_truth"])
     out = {k: v for k, v in base.items() if k not in ("errors", "overlays", "predictions", "metrics", "strict_sdr")}
     out |= {
-        "evaluation": "gu2net_grid",
-        "protocol": "GU2Net's resized-grid head protocol applied to the isbi2015_mean predictions: 416 x 512 grid of "
+        "evaluation": name,
+        "derived_from": base["evaluation"],
+        "protocol": f"GU2Net's resized-grid head protocol applied to the {base['evaluation']} predictions: 416 x 512 "
+        "grid of "
         "the original image, 0.46875 mm/px, predictions and ground truth rounded to the grid (test1 only, not "
         "GU2Net's pooled test1+test2)",
         "unit": "mm (resized grid)",
@@ -333,6 +459,39 @@ def _predictions(report_dir: Path) -> list[list[list[float]]]:
     return [[[float(r[f"x_{i}"]), float(r[f"y_{i}"])] for i in range(k)] for r in rows]
 
 
+def shipped_weights(suite: Suite, checkpoint: Path | None, refiner: Path | None) -> tuple[Path, Path]:
+    """The coarse and refiner weights a shipped suite evaluates: the bundle's ``models/`` unless given; checked
+    here, since a missing refiner would silently give coarse landmarks (the bundle then skips refinement)."""
+    from monai_landmarks.engines.cascade import refiner_meta
+
+    models = ROOT / "bundles" / suite.bundle / "models"
+    checkpoint, refiner = Path(checkpoint or models / "model.pt"), Path(refiner or models / "refiner.pt")
+    for path, option in ((checkpoint, "--checkpoint"), (refiner, "--refiner")):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: no weights there; commit the bundle's weights or pass {option}.")
+    refiner_meta(refiner)  # ValueError naming the file when it is not self-describing refiner weights
+    return checkpoint, refiner
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def shipped_training(checkpoint: Path, refiner: Path, coarse_run: Path | None, refiner_run: Path | None) -> dict:
+    """What is known of how the shipped weights were trained, from their run folders when given (the lead's
+    ``training_<bundle>.json``, read by the report, is the record that counts)."""
+    from monai_landmarks.engines.cascade import refiner_meta
+
+    out: dict = {"command": None, "weights_sha256": {"coarse": _sha256(checkpoint), "refiner": _sha256(refiner)}}
+    out["refiner_meta"] = refiner_meta(refiner)  # the patch size, pixel size and widths the refiner was trained with
+    if coarse_run is not None:
+        out["coarse_run"] = {"folder": str(coarse_run)} | training_facts(Path(coarse_run))
+    if refiner_run is not None:
+        facts = training_facts(Path(refiner_run), "models/refiner_checkpoints", "eval/refiner/validation_metrics.csv")
+        out["refiner_run"] = {"folder": str(refiner_run)} | facts
+    return out
+
+
 def run_suite(
     name: str,
     datasets_dir: Path,
@@ -340,26 +499,34 @@ def run_suite(
     checkpoint: Path | None,
     threads: int,
     results_dir: Path = RESULTS_DIR,
+    refiner: Path | None = None,
+    coarse_run: Path | None = None,
+    refiner_run: Path | None = None,
 ) -> list[Path]:
-    """Train (or take ``checkpoint``), evaluate every protocol of the suite, write one JSON per evaluation."""
+    """Train (or take ``checkpoint``, or the shipped weights), evaluate every protocol of the suite, write one JSON
+    per evaluation (``accuracy_<suite>_<evaluation>.json``)."""
     suite = SUITES[name]
     bundle_root = runs_dir / name
-    if checkpoint is None:
+    if suite.shipped:
+        checkpoint, refiner = shipped_weights(suite, checkpoint, refiner)
+        training = shipped_training(checkpoint, refiner, coarse_run, refiner_run)
+    elif checkpoint is None:
         training = train(suite, datasets_dir, bundle_root, threads)
         checkpoint = bundle_root / "models" / "model.pt"
     else:
         training = {"command": None, "checkpoint_given": str(checkpoint)}
+    bundle_root.mkdir(parents=True, exist_ok=True)
     results_dir.mkdir(parents=True, exist_ok=True)
     written = []
     for ev in suite.evaluations:
-        result = evaluate(name, suite, ev, datasets_dir, bundle_root, checkpoint, threads, training)
+        result = evaluate(name, suite, ev, datasets_dir, bundle_root, checkpoint, threads, training, refiner)
         path = results_dir / f"accuracy_{name}_{ev.name}.json"
         path.write_text(json.dumps(result, indent=1))
         written.append(path)
-        if ev.name == "isbi2015_mean" and "gu2net_grid" in suite.derived:
+        for derived_name in [d for d, source in suite.derived.items() if source == ev.name]:
             result["predictions"] = _predictions(bundle_root / f"eval_{ev.name}" / ev.split)
-            derived = derived_gu2net_grid(result, datasets_dir)
-            path = results_dir / f"accuracy_{name}_gu2net_grid.json"
+            derived = derived_gu2net_grid(result, datasets_dir, derived_name)
+            path = results_dir / f"accuracy_{name}_{derived_name}.json"
             path.write_text(json.dumps(derived, indent=1))
             written.append(path)
     return written

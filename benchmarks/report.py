@@ -74,15 +74,24 @@ HTC_PARAMETERS = [
 
 
 def load_results(results_dir: Path) -> dict:
-    """``{"speed": {name: pytest-benchmark JSON}, "accuracy": {evaluation: record}}`` of a results folder."""
-    out: dict = {"speed": {}, "accuracy": {}}
+    """The result files of a folder: ``{"speed": {module: pytest-benchmark JSON}, "accuracy": {evaluation:
+    record}, "shipped": {suite: {evaluation: record}}, "training": {bundle: training record}}``; the shipped
+    suites' records (the cascade) are kept apart, since both bundles' suites share evaluation names."""
+    from benchmarks.accuracy import load_training
+
+    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "training": {}}
     for path in sorted(Path(results_dir).glob("speed_*.json")):  # speed_<module>[-<part>].json
         module = path.stem.removeprefix("speed_").split("-")[0]
         merged = out["speed"].setdefault(module, {"benchmarks": []})
         merged["benchmarks"] += json.loads(path.read_text())["benchmarks"]
     for path in sorted(Path(results_dir).glob("accuracy_*.json")):
         rec = json.loads(path.read_text())
-        out["accuracy"][rec["evaluation"]] = rec
+        if rec.get("shipped"):
+            out["shipped"].setdefault(rec["suite"], {})[rec["evaluation"]] = rec
+        else:
+            out["accuracy"][rec["evaluation"]] = rec
+    for path in sorted(Path(results_dir).glob("training_*.json")):  # training_<bundle>.json
+        out["training"][path.stem.removeprefix("training_")] = load_training(path)
     return out
 
 
@@ -108,7 +117,7 @@ def _command(cmd: str | None) -> str:
     if not cmd:
         return "-"
     words = [_relative(w) for w in shlex.split(cmd)]
-    return " ".join(f'"{w}"' if any(c in w for c in " '[]$") else w for w in words)
+    return " ".join(f'"{w}"' if not w or any(c in w for c in " '[]$") else w for w in words)
 
 
 def _relative(word: str) -> str:
@@ -540,6 +549,224 @@ def pipeline_section(speed: dict) -> list[str]:
     return lines
 
 
+# ----------------------------------------------------------------------------------------------- cascade
+
+# (evaluation, what the row is) of the shipped suites' ISBI 2015 table, in order
+CASCADE_ROWS = (
+    ("isbi2015_mean_coarse", "coarse only"),
+    ("isbi2015_mean_cascade", "cascade"),
+    ("isbi2015_senior_cascade", "cascade, senior ground truth"),
+    ("gu2net_grid_cascade", "cascade, GU2Net grid"),
+)
+
+
+def _duration(seconds) -> str:
+    if seconds is None:
+        return "-"
+    minutes = float(seconds) / 60
+    return f"{minutes:.0f} min" if minutes < 90 else f"{minutes / 60:.1f} h"
+
+
+def _training_seconds(bundle: str, records: dict, training: dict) -> tuple[float | None, float | None, str]:
+    """Coarse and refiner training wall seconds of a bundle's shipped weights, and where they come from: the
+    lead's ``training_<bundle>.json``, else the run folders recorded with the evaluations."""
+    if bundle in training:
+        t = training[bundle]
+        return t["coarse_seconds"], t["refiner_seconds"], f"`benchmarks/results/training_{bundle}.json`"
+    runs = next(iter(records.values()), {}).get("training", {})
+    coarse = runs.get("coarse_run", {}).get("wall_seconds")
+    refiner = runs.get("refiner_run", {}).get("wall_seconds")
+    if coarse is None and refiner is None:
+        return None, None, "not recorded"
+    return coarse, refiner, "run folders: first start to last checkpoint, pauses included"
+
+
+def _total(*seconds) -> float | None:
+    return None if any(s is None for s in seconds) else sum(seconds)
+
+
+def cascade_section(results: dict) -> list[str]:
+    """Coarse-only against the cascade for the shipped ceph bundles; only the parts whose result files exist."""
+    shipped, training = results["shipped"], results["training"]
+    speed = _benchmarks(results["speed"], "cascade", "test_cascade_end_to_end")
+    if not (shipped or training or speed):
+        return []
+    lines = [
+        "## Coarse-to-fine cascade",
+        "",
+        "The weights the ceph bundles ship (`bundles/<bundle>/models/model.pt`, trained with the bundle's "
+        "`configs/train.json` CPU recipe), alone (coarse only) and followed by their patch refiner "
+        "(`models/refiner.pt`, trained with `configs/refine.json`): a patch per landmark is cut from the "
+        "full-resolution image around the coarse landmark at the refiner's pixel size, refined and decoded "
+        "(`monai_landmarks/engines/cascade.py`). Nothing is trained by the benchmark.",
+        "",
+    ]
+    lines += _cascade_accuracy(shipped, training) + _cascade_hamedan(shipped)
+    lines += _cascade_training(shipped, training) + _cascade_speed(speed)
+    return lines
+
+
+def _shipped_suites(shipped: dict) -> list[tuple[str, dict]]:
+    return sorted(shipped.items(), key=lambda kv: (not kv[0].startswith("htc"), kv[0]))
+
+
+def _cascade_accuracy(shipped: dict, training: dict) -> list[str]:
+    if not any(ev in records for records in shipped.values() for ev, _ in CASCADE_ROWS):
+        return []
+    lines = [
+        "### Accuracy: ISBI 2015 test1, coarse only against the cascade",
+        "",
+        "Commands: `python -m benchmarks accuracy --suite htc_ceph_shipped` and `... --suite gu2net_ceph_shipped` "
+        "(the evaluations of each are listed below). MRE mm (SD); SDR % with `<=`. Training wall time: what the "
+        "row's weights took to train, the coarse model for coarse-only rows, coarse model plus refiner for "
+        "cascade rows (see the training table).",
+        "",
+        "| bundle | evaluation | protocol | MRE (SD) | SDR % at 2 / 2.5 / 3 / 4 mm | training wall time |",
+        "|---|---|---|---|---|---|",
+    ]
+    deltas = []
+    for suite, records in _shipped_suites(shipped):
+        coarse_s, refiner_s, _ = _training_seconds(_bundle_of(suite, records), records, training)
+        for ev, what in CASCADE_ROWS:
+            rec = records.get(ev)
+            if rec is None:
+                continue
+            s = _summary(rec)
+            trained = _duration(_total(coarse_s, refiner_s) if rec.get("cascade") else coarse_s)
+            lines.append(
+                f"| `{rec['bundle']}` | {what} (`{ev}`) | {_protocol(rec)} | {s['mre']:.2f} ({s['sd']:.2f}) | "
+                f"{_sdr_cells(s['sdr'])} | {trained} |"
+            )
+        deltas += _refinement_delta(records)
+    lines += ["", *deltas, ""] if deltas else [""]
+    lines += ["Evaluation commands:", ""]
+    order = [ev for ev, _ in CASCADE_ROWS] + ["hamedan_px_cascade"]
+    for suite, records in _shipped_suites(shipped):
+        for ev, rec in sorted(records.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else len(order)):
+            if "summary" in rec:
+                lines.append(f"- `{suite}` `{ev}`: computed from the `{rec.get('derived_from')}` predictions")
+            else:
+                cmd = _command(rec["eval_command"])
+                lines.append(f"- `{suite}` `{ev}` ({rec['eval_wall_seconds']} s, load {_load(rec)}): `{cmd}`")
+    overlays = [path for _, records in _shipped_suites(shipped) for rec in records.values() for path in
+                rec.get("overlays", [])]  # fmt: skip
+    if overlays:
+        lines += ["", "Overlays (not committed, see above): " + ", ".join(f"`{p}`" for p in overlays) + "."]
+    any_rec = next(rec for _, records in _shipped_suites(shipped) for rec in records.values())
+    device = _without_threads(_provenance_line(any_rec))
+    lines += ["", f"{device} Bundle runs: {any_rec.get('threads', '?')} torch thread(s) (`OMP_NUM_THREADS`).", ""]
+    return lines
+
+
+def _without_threads(line: str) -> str:
+    """A provenance line without the torch threads of the process that wrote it (rows give their own)."""
+    return re.sub(r", \d+ torch threads\)", ")", line)
+
+
+def _bundle_of(suite: str, records: dict) -> str:
+    return next(iter(records.values()), {}).get("bundle", suite.removesuffix("_shipped"))
+
+
+def _refinement_delta(records: dict) -> list[str]:
+    """What the refiner changes on the same images, mean-of-annotators ground truth."""
+    coarse, cascade = records.get("isbi2015_mean_coarse"), records.get("isbi2015_mean_cascade")
+    if coarse is None or cascade is None:
+        return []
+    a, b = _summary(coarse), _summary(cascade)
+    same = coarse.get("image_ids") == cascade.get("image_ids")
+    return [
+        f"- `{cascade['bundle']}`: the refiner takes the MRE from {a['mre']:.2f} to {b['mre']:.2f} mm "
+        f"({b['mre'] - a['mre']:+.2f}) and SDR at 2 mm from {a['sdr'].get('2', float('nan')):.1f} to "
+        f"{b['sdr'].get('2', float('nan')):.1f} %" + (" (same images)." if same else " (NOT the same images).")
+    ]
+
+
+def _cascade_hamedan(shipped: dict) -> list[str]:
+    rows = [(suite, records["hamedan_px_cascade"]) for suite, records in _shipped_suites(shipped)
+            if "hamedan_px_cascade" in records]  # fmt: skip
+    if not rows:
+        return []
+    radii = (5, 10, 15, 20)
+    lines = [
+        "### Cross-dataset: the cascade on Hamedan, pixels",
+        "",
+        "No published counterpart; stored pixels of the Hamedan images (670 x 835, spacing unknown), SDR radii in "
+        "stored pixels with `<=`. For scale: the dataset's note gives a mean inter-observer distance of about 6.0 "
+        "stored px. The refiner cuts its patches as if the images were at the bundle's default spacing, as "
+        "`monai-landmarks predict` does for a PNG without `--spacing`.",
+        "",
+        f"| bundle | protocol | MRE px (SD) | SDR % at {' / '.join(map(str, radii))} px | pairs |",
+        "|---|---|---|---|---|",
+    ]
+    for _, rec in rows:
+        s = _summary(rec)
+        pairs = sum(1 for row in rec["errors"] for e in row if e == e)  # NaN: landmark not annotated
+        lines.append(
+            f"| `{rec['bundle']}` | {rec['protocol']} | {s['mre']:.2f} ({s['sd']:.2f}) | "
+            f"{_rates(rec['errors'], radii)} | {pairs} |"
+        )
+    return lines + [""]
+
+
+def _cascade_training(shipped: dict, training: dict) -> list[str]:
+    bundles = sorted({_bundle_of(suite, records) for suite, records in shipped.items()} | set(training))
+    if not bundles:
+        return []
+    lines = [
+        "### Training wall time of the shipped weights",
+        "",
+        "| bundle | coarse model | refiner | coarse + refiner | torch threads | load 1 min | source |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    commands = []
+    for bundle in sorted(bundles, key=lambda b: (not b.startswith("htc"), b)):
+        records = shipped.get(f"{bundle}_shipped", {})
+        coarse_s, refiner_s, source = _training_seconds(bundle, records, training)
+        t = training.get(bundle, {})
+        lines.append(
+            f"| `{bundle}` | {_duration(coarse_s)} | {_duration(refiner_s)} | "
+            f"{_duration(_total(coarse_s, refiner_s))} | {t.get('threads', '-')} | {t.get('load', '-')} | {source} |"
+        )
+        commands += [f"- `{bundle}`: `{_command(cmd)}`" for cmd in t.get("commands", [])]
+    if commands:
+        lines += ["", "Training commands:", "", *commands]
+    return lines + [""]
+
+
+def _cascade_speed(cases: list[dict]) -> list[str]:
+    if not cases:
+        return []
+    first = cases[0]["extra_info"]
+    target, target_threads = first["target_seconds_per_image"], first["target_threads"]
+    lines = [
+        "### End-to-end CPU inference: seconds per image",
+        "",
+        "Command: `python -m benchmarks speed --only cascade` (`benchmarks/bench_cascade.py`). The path of "
+        "`monai-landmarks predict`: the bundle's `configs/inference.json` through `ConfigWorkflow`, built once; "
+        "each round runs its evaluator over the images: read the 967 x 1200 PNG, resize, coarse network under "
+        "the bundle's flip-test inferer, decode, then (cascade) 19 patches, refiner and decode, then the JSON and "
+        "overlay picture the command writes. Seconds per image = round time / images, median over the rounds "
+        "(best in brackets). Coarse only and cascade take turns within every round, so their ratio shares the "
+        f"machine's load. Target: at most {target:g} s per image with {target_threads} threads.",
+        "",
+        "| bundle | torch threads | images | coarse only s/image | cascade s/image | cascade / coarse | target | "
+        "weights | load 1 min |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for i in sorted((b["extra_info"] for b in cases), key=lambda i: (i["bundle"] != "htc_ceph", i["threads"])):
+        coarse, cascade = i["seconds_per_image"]["coarse"], i["seconds_per_image"]["cascade"]
+        verdict = "-"
+        if i["threads"] == target_threads:
+            verdict = f"<= {target:g} s: {'met' if cascade['median'] <= target else 'NOT met'}"
+        lines.append(
+            f"| `{i['bundle']}` | {i['threads']} | {i['images']} | {coarse['median']:.3f} ({coarse['best']:.3f}) | "
+            f"{cascade['median']:.3f} ({cascade['best']:.3f}) | {i['cascade_over_coarse_median']:.2f}x | {verdict} | "
+            f"{i['weights']} | {_load(i)} |"
+        )
+    lines += ["", f"Images: {first['image_source']}.", "", _without_threads(_provenance_line(first)), ""]
+    return lines
+
+
 # ----------------------------------------------------------------------------------------------- figures
 
 
@@ -649,16 +876,19 @@ def render(results: dict, figure_lines: list[str]) -> str:
         "comparison that matters is a ratio taken interleaved, round by round, in one run.",
         "",
     ]
-    lines += _contents()
-    lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"])
+    cascade = cascade_section(results)
+    lines += _contents(bool(cascade))
+    lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"]) + cascade
     lines += networks_section(results["speed"]) + heatmaps_section(results["speed"])
     lines += pipeline_section(results["speed"])
     return "\n".join(lines).rstrip() + "\n"
 
 
-def _contents() -> list[str]:
+def _contents(cascade: bool = False) -> list[str]:
     return [
-        "Contents: [Accuracy](#accuracy) · [Network throughput](#network-throughput-cpu) · "
+        "Contents: [Accuracy](#accuracy) · "
+        + ("[Cascade](#coarse-to-fine-cascade) · " if cascade else "")
+        + "[Network throughput](#network-throughput-cpu) · "
         "[Heatmaps](#heatmap-targets-and-decoding) · [Data pipeline](#data-pipeline-against-the-network)",
         "",
     ]
