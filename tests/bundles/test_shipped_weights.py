@@ -87,7 +87,7 @@ def test_same_landmarks_on_an_image_and_its_2x_copy(bundle, tmp_path):
         mm[name] = np.array([[p["x_mm"], p["y_mm"]] for p in record["landmarks"]])
     # pixel centres: u_fine = 2 u + 0.5, i.e. 0.05 mm apart in mm of the pixel index
     offset = np.linalg.norm(mm["stored"] - (mm["fine"] - 0.05), axis=-1)
-    assert np.median(offset) <= 0.3 and np.mean(offset <= 0.3) >= 0.9, offset.round(2)
+    assert offset.max() <= 0.3, offset.round(3)  # measured: at most 0.08 mm for htc_ceph on image 151
 
 
 def test_docs_state_the_figure_the_metadata_holds():
