@@ -128,6 +128,7 @@ def _landmarks(folder: Path) -> dict[str, np.ndarray]:
     return {
         p.stem: np.array([[lm["x"], lm["y"]] for lm in json.loads(p.read_text())["landmarks"]])
         for p in sorted(folder.glob("*.json"))
+        if p.name != "predict_summary.json"  # what finished, written last by predict
     }
 
 
