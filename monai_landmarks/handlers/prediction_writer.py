@@ -1,5 +1,9 @@
 """Write predicted landmarks of an inference run: one JSON per image (original-image pixels, millimetres where
-the spacing is known, a confidence per landmark) and an overlay picture.
+the spacing is known, a confidence per landmark), one long CSV for the run (:mod:`.prediction_table`) and an overlay
+picture with landmark numbers and a legend.
+
+The spacing follows :func:`monai_landmarks.data.spacing.resolve_spacing`: ``--spacing``, then the dataset's, then
+the image header (MetaImage, NIfTI, NRRD, DICOM); the JSON records which one as ``spacing_source``.
 """
 
 from __future__ import annotations
@@ -11,7 +15,9 @@ import numpy as np
 import torch
 from monai.utils import min_version, optional_import
 
+from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
+from monai_landmarks.handlers.prediction_table import PredictionTable
 from monai_landmarks.utils.io import atomic_write_json
 from monai_landmarks.utils.keys import Keys
 
@@ -27,6 +33,7 @@ def prediction_record(
     landmark_names: Sequence[str] | None = None,
     image: str = "",
     image_id: str = "",
+    spacing_source: str | None = None,
 ) -> dict:
     """The JSON record of one image's prediction.
 
@@ -36,6 +43,7 @@ def prediction_record(
         spacing: mm per pixel ``(sx, sy)`` (or a scalar); None or NaN when unknown, and then no mm are written.
         landmark_names: names per landmark; indices when None.
         image, image_id: where the prediction came from.
+        spacing_source: where ``spacing`` came from (``"--spacing"``, ``"dataset"``, ``"header: <DICOM tag>"``).
     """
     pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
     conf = None if confidence is None else torch.as_tensor(confidence).reshape(-1).cpu().numpy()
@@ -56,6 +64,7 @@ def prediction_record(
         "image_id": image_id,
         "coordinates": "pixels of the original image, 0-based pixel centres, x = column, y = row",
         "spacing_mm": None if sp is None else [float(v) for v in sp],
+        "spacing_source": None if sp is None else spacing_source,
         "landmarks": landmarks,
     }
 
@@ -66,9 +75,10 @@ class LandmarkPredictionWriter:
     Args:
         output_dir: where the files go.
         landmark_names: names per landmark, written into the JSON.
-        spacing: mm per pixel of the input images when the files do not carry it (PNG and JPEG never do);
-            None to take the sample's ``spacing_key`` if present, else to write pixels only.
+        spacing: mm per pixel of the input images (``--spacing``), before any other; None to take the sample's
+            ``spacing_key`` if present, else the image header's (formats that store one), else to write pixels only.
         overlay: also write an overlay picture per image.
+        table: also append every image's landmarks to one CSV for the run (:mod:`.prediction_table`).
         pred_key, confidence_key, spacing_key, id_key: sample keys read.
     """
 
@@ -78,6 +88,7 @@ class LandmarkPredictionWriter:
         landmark_names: Sequence[str] | None = None,
         spacing=None,
         overlay: bool = True,
+        table: bool = True,
         pred_key: str = Keys.PRED_LANDMARKS,
         confidence_key: str = Keys.CONFIDENCE,
         spacing_key: str = Keys.SPACING,
@@ -89,6 +100,7 @@ class LandmarkPredictionWriter:
         self.overlay = overlay
         self.keys = (pred_key, confidence_key, spacing_key, id_key)
         self.written: list[Path] = []
+        self.table = PredictionTable(self.output_dir) if table else None
 
     def attach(self, engine) -> None:
         engine.add_event_handler(Events.ITERATION_COMPLETED, self)
@@ -103,17 +115,26 @@ class LandmarkPredictionWriter:
         image = sample.get(Keys.IMAGE)
         file = str((getattr(image, "meta", None) or {}).get("filename_or_obj", ""))
         name = str(sample.get(id_key) or Path(file).name.split(".")[0] or len(self.written))
-        spacing = self.spacing if self.spacing is not None else sample.get(spacing_key)
+        spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), getattr(image, "meta", None))
         record = prediction_record(
-            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name
+            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source
         )
         path = self.output_dir / f"{name}.json"
         atomic_write_json(path, record)
+        if self.table is not None:
+            self.table.append(record)
         if self.overlay and file and Path(file).is_file():
-            from monai_landmarks.data.image_reader import read_image
-            from monai_landmarks.utils.overlay import save_overlay
-
-            points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
-            save_overlay(self.output_dir / f"{name}.png", read_image(file)[0], predicted=points)
+            self._write_overlay(self.output_dir / f"{name}.png", file, record)
         self.written.append(path)
         return path
+
+    @staticmethod
+    def _write_overlay(path: Path, file: str, record: dict) -> None:
+        """The picture with each landmark's index beside it and a legend ``index name``."""
+        from monai_landmarks.data.image_reader import read_image
+        from monai_landmarks.utils.overlay import save_overlay
+
+        points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
+        numbers = [str(p["index"]) for p in record["landmarks"]]
+        legend = [f"{p['index']:>2} {p['name']}" for p in record["landmarks"]]
+        save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend)
