@@ -87,6 +87,8 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     record = json.loads((root / "pred" / f"{Path(images[0]).stem}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
     assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
+    with open(root / "pred" / "predictions.csv", newline="") as f:  # the run's long table
+        assert len(list(csv.DictReader(f))) == 2 * num_landmarks
 
     ts = root / "models" / "model.ts"
     net_overrides = {k: v for k, v in infer.items() if k in ("width_multiplier", "channels")}

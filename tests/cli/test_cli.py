@@ -45,3 +45,13 @@ def test_convert_failure_leaves_nothing(tmp_path, capsys):
 def test_entry_point_runs_as_module():
     done = subprocess.run([sys.executable, "-m", "monai_landmarks.cli", "--help"], capture_output=True, text=True)
     assert done.returncode == 0 and "synth" in done.stdout
+
+
+def test_synth_shows_progress_unless_quiet(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "a"), "--num-train", "2", "--num-val", "1", "--num-test", "0",
+                 "--overlays", "0"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "writing synthetic_head" in err and "3/3" in err
+    assert main(["synth", str(tmp_path / "b"), "--num-train", "2", "--num-val", "1", "--num-test", "0",
+                 "--overlays", "0", "--quiet"]) == 0  # fmt: skip
+    assert "writing" not in capsys.readouterr().err
