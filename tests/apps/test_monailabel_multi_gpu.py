@@ -8,6 +8,7 @@ Runs in the ``monailabel`` environment only.
 from __future__ import annotations
 
 import ast
+import json
 import os
 import shutil
 import sys
@@ -40,8 +41,15 @@ def task(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}")  # torchrun
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     task = LandmarkTrainTask(str(bundle), {}, SETTINGS)
-    samples = load_datalist(data, split="train") + load_datalist(data, split="val")
-    monkeypatch.setattr(task, "_fetch_datalist", lambda request, datastore: samples)
+    # the datastore's view: image files with landmarks JSON labels (the app's format)
+    items = []
+    for sample in load_datalist(data, split="train") + load_datalist(data, split="val"):
+        label = tmp_path / "labels" / f"{sample['image_id']}.json"
+        label.parent.mkdir(exist_ok=True)
+        points = sample["landmarks"][0].tolist()
+        label.write_text(json.dumps({"landmarks": [{"index": k, "x": x, "y": y} for k, (x, y) in enumerate(points)]}))
+        items.append({"image": sample["image"], "label": str(label)})
+    monkeypatch.setattr(BundleTrainTask, "_fetch_datalist", lambda self, request, datastore: items)
     return task
 
 

@@ -30,6 +30,7 @@ from monailabel.tasks.infer.bundle import BundleInferTask
 
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, centroids, parse_spacing
 from monai_landmarks.apps.monailabel.markups import markups_from_points
+from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.engines import as_levels
 from monai_landmarks.handlers.prediction_writer import prediction_record
 from monai_landmarks.utils.keys import Keys
@@ -51,7 +52,8 @@ class LandmarkInferTask(BundleInferTask):
             ``image_size`` of a model trained on the synthetic profile).
 
     The request may carry ``spacing_mm`` (mm per pixel, a number or ``[x, y]``) for millimetre coordinates; else the
-    bundle's ``pixel_spacing_mm`` applies, and with neither the result has pixels only.
+    bundle's ``pixel_spacing_mm`` applies, else the image header's for formats that store one (DICOM: Pixel Spacing,
+    else Imager Pixel Spacing), and with none of them the result has pixels only.
     """
 
     def __init__(self, path: str, conf: dict, overrides: dict | None = None) -> None:
@@ -94,18 +96,22 @@ class LandmarkInferTask(BundleInferTask):
         return [*super().post_transforms(data), self._result]
 
     def _spacing(self, data):
+        """``(spacing, source)``: the request's ``spacing_mm``, else the bundle's ``pixel_spacing_mm``, else the image
+        header's (MetaImage, NIfTI, NRRD, DICOM; :func:`~monai_landmarks.data.spacing.resolve_spacing`)."""
         if data.get("spacing_mm") is not None:
-            return parse_spacing(data["spacing_mm"], "request")
+            return parse_spacing(data["spacing_mm"], "request"), "request"
+        meta = getattr(data.get(self.input_key), "meta", None)
         if self.bundle_config.get("pixel_spacing_mm") is None:
-            return None
-        return self.bundle_config.get_parsed_content("pixel_spacing_mm")
+            return resolve_spacing(None, None, meta)
+        return resolve_spacing(self.bundle_config.get_parsed_content("pixel_spacing_mm"), None, meta)
 
     def _result(self, data):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
         image_id = Path(str(data.get("image_path") or "")).name
+        spacing, source = self._spacing(data)
         record = prediction_record(
-            data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), self._spacing(data), self.landmark_names,
-            image=image_id, image_id=image_id.split(".")[0],
+            data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
+            image=image_id, image_id=image_id.split(".")[0], spacing_source=source,
         )  # fmt: skip
         data["centroids"] = centroids(data[Keys.PRED_LANDMARKS], self.landmark_names)
         data[self.output_json_key] = record

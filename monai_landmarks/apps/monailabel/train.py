@@ -54,8 +54,9 @@ class LandmarkTrainTask(BundleTrainTask):
         }
 
     def _fetch_datalist(self, request, datastore):
+        # plain lists, not arrays: the multi-GPU path writes the datalist into a JSON config file
         return [
-            label_sample(d["image"], d["label"], self.landmark_names)
+            _plain(label_sample(d["image"], d["label"], self.landmark_names))
             for d in super()._fetch_datalist(request, datastore)
         ]
 
@@ -90,3 +91,8 @@ class LandmarkTrainTask(BundleTrainTask):
         at = cmd.index("--config_file") + 1
         cmd = [*cmd[:at], cmd[at][:-1] + f",'{path}']", *cmd[at + 1 :]]
         return super().run_multi_gpu(request, cmd, env)
+
+
+def _plain(item: dict) -> dict:
+    """A datalist item with its arrays as (nested) lists; NaN stays NaN (MONAI's JSON reading accepts it)."""
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in item.items()}
