@@ -45,12 +45,14 @@ def header_spacing(meta: Mapping | None) -> tuple[np.ndarray | None, str | None]
     return spacing, f"header: {tag}" if tag else "header"
 
 
-def resolve_spacing(override=None, dataset=None, meta: Mapping | None = None) -> tuple[np.ndarray | None, str | None]:
+def resolve_spacing(
+    override=None, dataset=None, meta: Mapping | None = None, override_source: str = "--spacing"
+) -> tuple[np.ndarray | None, str | None]:
     """``(spacing (x, y), source)`` by the precedence of the module docstring; ``(None, None)`` when unknown.
 
-    Sources: ``"--spacing"`` (``override``), ``"dataset"``, ``"header"`` or ``"header: <DICOM tag>"``.
+    Sources: ``override_source`` (for ``override``), ``"dataset"``, ``"header"`` or ``"header: <DICOM tag>"``.
     """
-    for value, source in ((override, "--spacing"), (dataset, "dataset")):
+    for value, source in ((override, override_source), (dataset, "dataset")):
         spacing = _finite_pair(value)
         if spacing is not None:
             return spacing, source

@@ -103,7 +103,8 @@ class LandmarkInferTask(BundleInferTask):
         meta = getattr(data.get(self.input_key), "meta", None)
         if self.bundle_config.get("pixel_spacing_mm") is None:
             return resolve_spacing(None, None, meta)
-        return resolve_spacing(self.bundle_config.get_parsed_content("pixel_spacing_mm"), None, meta)
+        bundle = self.bundle_config.get_parsed_content("pixel_spacing_mm")
+        return resolve_spacing(bundle, None, meta, override_source="bundle pixel_spacing_mm")
 
     def _result(self, data):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
