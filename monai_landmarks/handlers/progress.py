@@ -24,6 +24,8 @@ class RunProgress:
     """
 
     def __init__(self, desc: str = "", enabled: bool = True, persist: bool = True) -> None:
+        if isinstance(enabled, str):  # "--progress false" on a command line arrives as text
+            enabled = enabled.strip().lower() not in ("false", "0", "no", "off")
         self.desc, self.enabled, self.persist = desc, bool(enabled), persist
         self.bar = None  #: the attached Ignite bar, if any
 

@@ -23,3 +23,7 @@ def test_disabled_attaches_nothing(capsys):
     handler = RunProgress("evaluate", enabled=False)
     _run(handler)
     assert handler.bar is None and "evaluate" not in capsys.readouterr().err
+
+
+def test_text_false_from_a_command_line_is_off():
+    assert not RunProgress("x", enabled="false").enabled and RunProgress("x", enabled="True").enabled
