@@ -7,9 +7,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+import numpy as np
 
-__all__ = ["error_protocol", "resolve_dataset", "training_datalists"]
+from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+from monai_landmarks.utils.keys import Keys
+
+__all__ = ["datalist_arrays", "error_protocol", "resolve_dataset", "training_datalists"]
 
 
 def resolve_dataset(
@@ -98,3 +101,10 @@ def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm
     if wrist_pair is not None:
         return {"unit": "wrist", "wrist_pair": tuple(wrist_pair), "wrist_width_mm": float(wrist_width_mm)}
     return {"unit": "px"}
+
+
+def datalist_arrays(items: Sequence[dict]) -> list[dict]:
+    """Datalist items whose landmarks and spacing arrived as JSON lists (a config file) with them as arrays again,
+    of the dtypes :func:`~.dataset_format.load_datalist` gives: landmarks float32, spacing float64 (NaN kept)."""
+    dtypes = {Keys.LANDMARKS: np.float32, Keys.SPACING: np.float64}
+    return [{k: np.asarray(v, dtype=dtypes[k]) if k in dtypes else v for k, v in item.items()} for item in items]

@@ -73,8 +73,11 @@ def test_the_bundle_alone_would_resume(task, monkeypatch):
 
 def test_a_second_request_trains_again(task):
     checkpoint = Path(task.bundle_path) / "models" / "checkpoint_epoch=1.pt"
+    report = Path(task.bundle_path) / "eval" / "validation" / "metrics.json"
     task(dict(REQUEST), None)
     assert checkpoint.is_file(), "the first multi-GPU request trained no epoch"
-    first = checkpoint.stat().st_mtime_ns
+    assert report.is_file(), "the first multi-GPU request did not validate"  # the datalists reached it intact
+    first = checkpoint.stat().st_mtime_ns, report.stat().st_mtime_ns
     task(dict(REQUEST), None)
-    assert checkpoint.stat().st_mtime_ns != first  # an epoch ran again (a resumed finished run saves nothing)
+    # an epoch ran and was validated again (a resumed finished run saves and validates nothing)
+    assert checkpoint.stat().st_mtime_ns != first[0] and report.stat().st_mtime_ns != first[1]

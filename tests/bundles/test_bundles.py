@@ -5,12 +5,15 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import ckpt_export, verify_metadata, verify_net_in_out
 from monai.bundle.scripts import run
+from PIL import Image
 
 from monai_landmarks.data import generate_phantom_dataset
+from tests.data.test_dicom import write_dicom
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
@@ -78,7 +81,12 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     assert test_report["num_images"] == 2 and len(test_report["per_landmark"]) == num_landmarks
 
     images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
-    infer = {"bundle_root": str(root), "input_files": images, "output_dir": str(root / "pred"), "image_size": [64, 80]}
+    # the same phantom as a DICOM with Imager Pixel Spacing (row \\ column): millimetres from the header
+    dicom = write_dicom(
+        root / "xray.dcm", np.asarray(Image.open(images[0])).astype(np.uint16), {"ImagerPixelSpacing": [0.3, 0.2]}
+    )
+    infer = {"bundle_root": str(root), "input_files": [*images, str(dicom)], "output_dir": str(root / "pred"),
+             "image_size": [64, 80]}  # fmt: skip
     if name.startswith("htc"):
         infer["width_multiplier"] = 0.25
     else:  # the synthetic profile trains a narrower GU2Net
@@ -88,7 +96,11 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
     assert (root / "pred" / f"{Path(images[0]).stem}.png").is_file()
     with open(root / "pred" / "predictions.csv", newline="") as f:  # the run's long table
-        assert len(list(csv.DictReader(f))) == 2 * num_landmarks
+        assert len(list(csv.DictReader(f))) == 3 * num_landmarks
+    from_dicom = json.loads((root / "pred" / "xray.json").read_text())
+    assert from_dicom["spacing_mm"] == [0.2, 0.3] and from_dicom["spacing_source"].endswith("(0018,1164)")
+    for a, b in zip(record["landmarks"], from_dicom["landmarks"], strict=True):  # same pixels, same landmarks
+        assert abs(a["x"] - b["x"]) < 1e-3 and abs(a["y"] - b["y"]) < 1e-3 and b["x_mm"] == b["x"] * 0.2
 
     ts = root / "models" / "model.ts"
     net_overrides = {k: v for k, v in infer.items() if k in ("width_multiplier", "channels")}

@@ -54,9 +54,8 @@ class LandmarkTrainTask(BundleTrainTask):
         }
 
     def _fetch_datalist(self, request, datastore):
-        # plain lists, not arrays: the multi-GPU path writes the datalist into a JSON config file
         return [
-            _plain(label_sample(d["image"], d["label"], self.landmark_names))
+            label_sample(d["image"], d["label"], self.landmark_names)
             for d in super()._fetch_datalist(request, datastore)
         ]
 
@@ -76,6 +75,13 @@ class LandmarkTrainTask(BundleTrainTask):
                 "run": RUN,
             }
         )
+        # The multi-GPU path writes the overrides into a JSON config file, which cannot hold arrays: the datalists
+        # go in as plain lists and the config turns them back into arrays.
+        for key, plain in ((self.const.key_train_dataset_data(), "monailabel_train_datalist"),
+                           (self.const.key_validate_dataset_data(), "monailabel_validate_datalist")):  # fmt: skip
+            if overrides.get(key) is not None:
+                overrides[plain] = [_plain(item) for item in overrides[key]]
+                overrides[key] = f"$monai_landmarks.data.datalists.datalist_arrays(@{plain})"
         return overrides
 
     def run_multi_gpu(self, request, cmd, env):
