@@ -13,7 +13,7 @@ from monai.bundle.scripts import run
 from PIL import Image
 
 from monai_landmarks.data import generate_phantom_dataset
-from tests.data.test_dicom import write_dicom
+from tests.dicom_files import write_dicom
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"

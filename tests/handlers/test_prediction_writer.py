@@ -68,7 +68,7 @@ def test_override_then_dataset_then_header(tmp_path):
 
 def test_dicom_tag_is_recorded(tmp_path):
     pytest.importorskip("pydicom")
-    from tests.data.test_dicom import write_dicom
+    from tests.dicom_files import write_dicom
 
     pixels = (np.arange(24 * 40).reshape(24, 40) % 700).astype(np.uint16)
     path = write_dicom(tmp_path / "xray", pixels, {"ImagerPixelSpacing": [0.2, 0.1]})  # row \ column
