@@ -36,8 +36,9 @@ def _synth(args: argparse.Namespace) -> int:
     from monai_landmarks.utils.overlay import save_overlay
 
     root = generate_phantom_dataset(
-        args.out, args.kind, args.num_train, args.num_val, args.num_test, args.size, args.seed, args.overwrite
-    )
+        args.out, args.kind, args.num_train, args.num_val, args.num_test, args.size, args.seed, args.overwrite,
+        progress=not args.quiet,
+    )  # fmt: skip
     for item in load_datalist(root)[: args.overlays]:
         save_overlay(root / "overlays" / f"{item['image_id']}.png", read_image(item["image"])[0], item["landmarks"])
     print(f"wrote {args.kind} phantoms to {root}" + (f" (overlays in {root / 'overlays'})" if args.overlays else ""))
@@ -49,20 +50,23 @@ def _convert(args: argparse.Namespace) -> int:
 
     if args.format == "isbi2015":
         out = converters.convert_isbi2015(
-            args.source, args.out, ground_truth=args.ground_truth, downsample=args.downsample, overwrite=args.overwrite
-        )
+            args.source, args.out, ground_truth=args.ground_truth, downsample=args.downsample, overwrite=args.overwrite,
+            progress=not args.quiet,
+        )  # fmt: skip
     elif args.format == "dha":
         if not args.images:
             raise ValueError("dha: give the Digital Hand Atlas image folder with --images (SOURCE is all.csv).")
         out = converters.convert_dha(
-            args.source, args.images, args.out, downsample=args.downsample, overwrite=args.overwrite
-        )
+            args.source, args.images, args.out, downsample=args.downsample, overwrite=args.overwrite,
+            progress=not args.quiet,
+        )  # fmt: skip
     elif args.format == "shenzhen":
         if not args.labels:
             raise ValueError("shenzhen: give GU2Net's label folder with --labels (SOURCE is the image folder).")
         out = converters.convert_shenzhen(
-            args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite
-        )
+            args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite,
+            progress=not args.quiet,
+        )  # fmt: skip
     else:
         from monai_landmarks.utils.paths import regular_files
 
@@ -72,7 +76,7 @@ def _convert(args: argparse.Namespace) -> int:
             raise ValueError(f"{args.source}: no labelme .json files found.")
         out = converters.convert_labelme(
             files, args.out, name=args.name or Path(args.out).name, pixel_spacing_mm=args.spacing,
-            downsample=args.downsample, overwrite=args.overwrite,
+            downsample=args.downsample, overwrite=args.overwrite, progress=not args.quiet,
         )  # fmt: skip
     print(f"wrote {out}")
     return EXIT_OK
@@ -137,7 +141,6 @@ def _positive_float(text: str) -> float:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from ignite.handlers import ProgressBar
     from monai.bundle import ConfigWorkflow
 
     from monai_landmarks.handlers.checkpoint import check_weights
@@ -157,6 +160,7 @@ def _predict(args: argparse.Namespace) -> int:
         "input_files": _image_files(args.images),
         "output_dir": str(args.out),
         "ckpt_path": str(weights),
+        "progress": not args.quiet,  # the bundle's RunProgress handler
     }
     if args.spacing is not None:
         overrides["pixel_spacing_mm"] = args.spacing
@@ -167,8 +171,6 @@ def _predict(args: argparse.Namespace) -> int:
     workflow.initialize()
     check_weights(weights, workflow.parser.get_parsed_content("network"))
     evaluator = workflow.parser.get_parsed_content("evaluator")
-    if not args.quiet:
-        ProgressBar(desc="predict").attach(evaluator)
     writers = [h for h in workflow.parser.get_parsed_content("handlers") if isinstance(h, LandmarkPredictionWriter)]
     try:
         evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
@@ -278,6 +280,7 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0)
     s.add_argument("--overlays", type=int, default=4, help="overlay pictures to draw (0 for none)")
     s.add_argument("--overwrite", action="store_true", help="replace an existing dataset folder")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(run=_synth)
 
     c = sub.add_parser("convert", help="convert a public dataset layout", description=_convert_help())
@@ -291,6 +294,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--spacing", type=_positive_float, help="labelme: mm per pixel, if known")
     c.add_argument("--name", help="labelme: dataset name")
     c.add_argument("--overwrite", action="store_true")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(run=_convert)
 
     for name, run, help_text in (("train", _train, "train a bundle"), ("evaluate", _evaluate, "evaluate a bundle")):
@@ -368,9 +372,12 @@ def _export_help() -> str:
 def _predict_help() -> str:
     return (
         "Run a trained bundle on images. Writes <file name>.json per image (landmarks in original-image pixels, "
-        "millimetres when the spacing is known, a confidence per landmark), an overlay <file name>.png, and "
-        "predict_summary.json last (what finished). The output folder may not be an input folder; files there "
-        "that no earlier predict run wrote are never replaced. Ctrl-C or SIGTERM stop it with exit 130 or 143."
+        "millimetres when the spacing is known, a confidence per landmark), an overlay <file name>.png with "
+        "landmark numbers and a legend, predictions.csv, one row per image and landmark, for the whole run, and "
+        "predict_summary.json last (what finished). The spacing is --spacing, else the header's for MetaImage, "
+        "NIfTI, NRRD and DICOM (Pixel Spacing, else Imager Pixel Spacing; the JSON's spacing_source says which); "
+        "PNG and JPEG give pixels only. The output folder may not be an input folder; files there that no earlier "
+        "predict run wrote are never replaced. Ctrl-C or SIGTERM stop it with exit 130 or 143."
     )
 
 

@@ -7,10 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
 from monai_landmarks.metrics.protocol import ErrorProtocol
+from monai_landmarks.utils.keys import Keys
 
 __all__ = [
+    "datalist_arrays",
     "dataset_folder",
     "error_protocol",
     "image_datalist",
@@ -172,3 +176,10 @@ def image_datalist(files: Sequence[str]) -> list[dict]:
     if not files:
         raise ValueError("no input images: the list of image files is empty.")
     return [{"image": str(f)} for f in files]
+
+
+def datalist_arrays(items: Sequence[dict]) -> list[dict]:
+    """Datalist items whose landmarks and spacing arrived as JSON lists (a config file) with them as arrays again,
+    of the dtypes :func:`~.dataset_format.load_datalist` gives: landmarks float32, spacing float64 (NaN kept)."""
+    dtypes = {Keys.LANDMARKS: np.float32, Keys.SPACING: np.float64}
+    return [{k: np.asarray(v, dtype=dtypes[k]) if k in dtypes else v for k, v in item.items()} for item in items]

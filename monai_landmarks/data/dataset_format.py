@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 from PIL import Image
+from tqdm import tqdm
 
 from monai_landmarks.data.image_reader import ImageReadError, read_image, read_image_size
 from monai_landmarks.utils.coords import as_landmarks, inside_image
@@ -558,6 +559,8 @@ def write_dataset(
     pixel_spacing_mm=None,
     extra_metadata: Mapping | None = None,
     overwrite: bool = False,
+    progress: bool = False,
+    total: int | None = None,
 ) -> Path:
     """Write samples as a dataset folder, atomically: a failure leaves no folder (or the old one) behind.
 
@@ -579,6 +582,8 @@ def write_dataset(
         pixel_spacing_mm: mm per stored pixel: None (unknown), a number, ``[sx, sy]`` or ``{image_id: ...}``.
         extra_metadata: more JSON-serialisable keys for ``dataset.json`` (may not replace the keys set here).
         overwrite: replace an existing non-empty dataset folder (one that holds ``dataset.json``).
+        progress: show a progress bar on stderr (the command line's, unless ``--quiet``).
+        total: how many samples to expect, for the progress bar.
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -602,7 +607,7 @@ def write_dataset(
     try:
         (tmp / IMAGES_DIR).mkdir()
         records, layout, seen = [], {}, set()
-        for sample in samples:
+        for sample in tqdm(samples, desc=f"writing {name}", unit="image", total=total, disable=not progress):
             record = _sample_record(sample, tmp / IMAGES_DIR, num_landmarks, layout)
             if record["image_id"] in seen:
                 raise DatasetError(f"sample {record['image_id']!r}: duplicate image_id.")

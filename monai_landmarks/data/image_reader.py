@@ -21,6 +21,11 @@ Geometry
     X-ray has no patient orientation here, and landmarks are pixel coordinates of the array as stored.
     ``spacing`` is whatever the file header says: 1.0 for a PNG without a ``pHYs`` chunk, a DPI-derived
     value for many JPEGs. For landmark datasets the datalist's ``spacing`` is the one to use.
+
+DICOM
+    The spacing comes from Pixel Spacing, else Imager Pixel Spacing (NaN when neither is there; the tag used
+    is ``meta["spacing_tag"]``); MONOCHROME1 images come inverted to look like MONOCHROME2 (GDCM does it); see
+    :mod:`monai_landmarks.data.dicom`.
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ import os
 import struct
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -41,6 +46,7 @@ from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple
 from PIL import Image
 
+from monai_landmarks.data.dicom import dicom_info, is_dicom
 from monai_landmarks.utils.paths import display
 
 __all__ = [
@@ -79,6 +85,8 @@ class ImageHeader:
     origin: tuple[float, float]
     num_components: int
     pixel_type: str
+    spacing_tag: str | None = None  #: the DICOM tag the spacing came from (None for other formats)
+    photometric: str = ""  #: DICOM photometric interpretation ("" for other formats)
 
     @property
     def num_pixels(self) -> int:
@@ -124,7 +132,7 @@ def _header_from_reader(reader: sitk.ImageFileReader) -> ImageHeader:
     if len(size) < 2 or any(n != 1 for n in extra):
         raise ImageReadError(f"{path}: expected a 2D image (or 3D with one slice), got size {size}.")
     spacing, origin = reader.GetSpacing(), reader.GetOrigin()
-    return ImageHeader(
+    header = ImageHeader(
         path=path,
         size=(int(size[0]), int(size[1])),
         spacing=(float(spacing[0]), float(spacing[1])),
@@ -132,6 +140,15 @@ def _header_from_reader(reader: sitk.ImageFileReader) -> ImageHeader:
         num_components=int(reader.GetNumberOfComponents()),
         pixel_type=sitk.GetPixelIDValueAsString(reader.GetPixelID()),
     )
+    return _with_dicom_tags(header, reader) if is_dicom(reader) else header
+
+
+def _with_dicom_tags(header: ImageHeader, reader: sitk.ImageFileReader) -> ImageHeader:
+    try:
+        info = dicom_info(reader)
+    except ValueError as e:
+        raise ImageReadError(str(e)) from None
+    return replace(header, spacing=info.spacing, spacing_tag=info.spacing_tag, photometric=info.photometric)
 
 
 def read_image_header(path) -> ImageHeader:
@@ -331,7 +348,9 @@ def read_image(
 
 
 def _affine(header: ImageHeader) -> np.ndarray:
-    affine = np.diag([header.spacing[0], header.spacing[1], 1.0])
+    # an unknown (NaN) DICOM spacing keeps a unit grid, as for a PNG; meta["spacing"] still says NaN
+    spacing = [s if np.isfinite(s) else 1.0 for s in header.spacing]
+    affine = np.diag([spacing[0], spacing[1], 1.0])
     affine[:2, 2] = header.origin
     return affine
 
@@ -411,6 +430,7 @@ class SITKReader(ImageReader):
             "spatial_shape": np.asarray(header.size, dtype=np.int64),
             "original_channel_dim": -1 if array.ndim == 3 else float("nan"),
             "filename_or_obj": header.path,
+            **({"spacing_tag": header.spacing_tag} if header.spacing_tag else {}),
         }
 
     def _stack(self, arrays: list[np.ndarray], metas: list[dict]) -> tuple[np.ndarray, dict]:

@@ -786,6 +786,7 @@ def generate_phantom_dataset(
     size: Sequence[int] | None = None,
     seed: int = 0,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Write a phantom dataset with splits ``train``, ``val`` and ``test`` in the dataset format.
 
@@ -803,6 +804,7 @@ def generate_phantom_dataset(
         size: image size ``(W, H)``; default :data:`DEFAULT_SIZES`.
         seed: the dataset's seed.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -842,4 +844,6 @@ def generate_phantom_dataset(
         pixel_spacing_mm=spacing,
         extra_metadata=extra,
         overwrite=overwrite,
+        progress=progress,
+        total=len(splits),
     )

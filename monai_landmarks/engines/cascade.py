@@ -21,6 +21,7 @@ from monai.transforms import MapTransform
 from monai.utils import convert_to_tensor
 
 from ..codecs.decoders import decode_softmax
+from ..data.spacing import HEADER_SPACING_SUFFIXES, header_spacing
 from ..transforms.patches import extract_patches, patch_to_image
 from ..utils import coords
 from ..utils.keys import Keys
@@ -37,8 +38,6 @@ __all__ = [
 
 #: what a refiner weights file records beside its weights
 REFINER_META = ("num_landmarks", "patch_size", "patch_spacing_mm", "features")
-#: formats whose header spacing is physical; PNG, JPEG, BMP and TIFF carry 1.0 or a DPI value instead
-HEADER_SPACING_SUFFIXES = (".mha", ".mhd", ".nii", ".nii.gz", ".nrrd", ".nhdr", ".dcm")
 
 
 def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
@@ -53,7 +52,7 @@ def image_spacing(image, override=None, default=None, dataset=None) -> torch.Ten
     name = str(meta.get("filename_or_obj", "image"))
     if dataset is not None and not np.isfinite(np.asarray(dataset, dtype=np.float64)).all():
         dataset = None
-    header = meta.get("spacing") if name.lower().endswith(HEADER_SPACING_SUFFIXES) else None
+    header, _ = header_spacing(meta)  # DICOM: Pixel Spacing, else Imager Pixel Spacing; None when NaN
     for value in (override, dataset, header, default):
         if value is None:
             continue

@@ -11,6 +11,7 @@ from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
 from .metrics_history import MetricsHistory, lower_is_better
 from .prediction_writer import LandmarkPredictionWriter, prediction_record
+from .progress import RunProgress
 from .training_log import LossAndLearningRate, TrainingProgressBar, ValidationOverlayTensorBoard
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "MeanRadialError",
     "MetricsHistory",
     "ResumeFromLatest",
+    "RunProgress",
     "SaveBestModel",
     "SeedEachEpoch",
     "SetSamplerEpoch",

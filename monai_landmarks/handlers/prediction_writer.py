@@ -1,5 +1,9 @@
 """Write predicted landmarks of an inference run: one JSON per image (original-image pixels, millimetres where
-the spacing is known, a confidence per landmark) and an overlay picture.
+the spacing is known, a confidence per landmark), one long CSV for the run (:mod:`.prediction_table`) and an overlay
+picture with landmark numbers and a legend.
+
+The spacing follows :func:`monai_landmarks.data.spacing.resolve_spacing`: ``--spacing``, then the dataset's, then
+the image header (MetaImage, NIfTI, NRRD, DICOM); the JSON records which one as ``spacing_source``.
 """
 
 from __future__ import annotations
@@ -12,7 +16,9 @@ import numpy as np
 import torch
 from monai.utils import min_version, optional_import
 
+from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
+from monai_landmarks.handlers.prediction_table import PredictionTable
 from monai_landmarks.utils.io import atomic_write_json
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.locks import FolderLock
@@ -32,6 +38,7 @@ def prediction_record(
     landmark_names: Sequence[str] | None = None,
     image: str = "",
     image_id: str = "",
+    spacing_source: str | None = None,
 ) -> dict:
     """The JSON record of one image's prediction.
 
@@ -41,6 +48,7 @@ def prediction_record(
         spacing: mm per pixel ``(sx, sy)`` (or a scalar); None or NaN when unknown, and then no mm are written.
         landmark_names: names per landmark; indices when None.
         image, image_id: where the prediction came from.
+        spacing_source: where ``spacing`` came from (``"--spacing"``, ``"dataset"``, ``"header: <DICOM tag>"``).
     """
     pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
     conf = None if confidence is None else torch.as_tensor(confidence).reshape(-1).cpu().numpy()
@@ -61,6 +69,7 @@ def prediction_record(
         "image_id": image_id,
         "coordinates": "pixels of the original image, 0-based pixel centres, x = column, y = row",
         "spacing_mm": None if sp is None else [float(v) for v in sp],
+        "spacing_source": None if sp is None else spacing_source,
         "landmarks": landmarks,
     }
 
@@ -73,14 +82,15 @@ class LandmarkPredictionWriter:
     one name are refused. Every file is written atomically. The writer locks ``output_dir`` for the run
     (:class:`~monai_landmarks.utils.locks.FolderLock`), never replaces a file it did not write except the
     outputs an earlier run listed in its summary, and writes the summary :data:`SUMMARY_FILE` last: what
-    finished, and whether the run completed.
+    finished, whether the run completed, and the run's CSV (``table``).
 
     Args:
         output_dir: where the files go.
         landmark_names: names per landmark, written into the JSON.
-        spacing: mm per pixel of the input images when the files do not carry it (PNG and JPEG never do);
-            None to take the sample's ``spacing_key`` if present, else to write pixels only.
+        spacing: mm per pixel of the input images (``--spacing``), before any other; None to take the sample's
+            ``spacing_key`` if present, else the image header's (formats that store one), else to write pixels only.
         overlay: also write an overlay picture per image.
+        table: also append every image's landmarks to one CSV for the run (:mod:`.prediction_table`).
         pred_key, confidence_key, spacing_key, id_key: sample keys read.
     """
 
@@ -90,6 +100,7 @@ class LandmarkPredictionWriter:
         landmark_names: Sequence[str] | None = None,
         spacing=None,
         overlay: bool = True,
+        table: bool = True,
         pred_key: str = Keys.PRED_LANDMARKS,
         confidence_key: str = Keys.CONFIDENCE,
         spacing_key: str = Keys.SPACING,
@@ -101,6 +112,7 @@ class LandmarkPredictionWriter:
         self.overlay = overlay
         self.keys = (pred_key, confidence_key, spacing_key, id_key)
         self.written: list[Path] = []
+        self.table = PredictionTable(self.output_dir) if table else None
         self.outputs: list[dict] = []
         self.lock = FolderLock(self.output_dir, "predict")
         self._sources: dict[str, str] | None = None  # output name -> image, this run
@@ -115,6 +127,8 @@ class LandmarkPredictionWriter:
         """Lock the output folder and read what an earlier run wrote there."""
         self.lock.acquire()
         self.written, self.outputs, self._sources = [], [], {SUMMARY_FILE: "the run's summary"}
+        if self.table is not None:
+            self.table = PredictionTable(self.output_dir)  # each run its own CSV
         self._earlier = _earlier_outputs(self.output_dir / SUMMARY_FILE)
 
     def finish(self, engine=None, complete: bool = True) -> Path:
@@ -122,6 +136,8 @@ class LandmarkPredictionWriter:
         try:
             path = self.output_dir / SUMMARY_FILE
             summary = {"complete": bool(complete), "num_images": len(self.outputs), "outputs": self.outputs}
+            if self.table is not None and self.table.path is not None:
+                summary["table"] = self.table.path.name  # this run's CSV (predictions.csv, predictions_2.csv, ...)
             atomic_write_json(path, summary)
             return path
         finally:
@@ -154,24 +170,33 @@ class LandmarkPredictionWriter:
         image = sample.get(Keys.IMAGE)
         file = str((getattr(image, "meta", None) or {}).get("filename_or_obj", ""))
         name = str(sample.get(id_key) or Path(file).name or len(self.written))
-        spacing = self.spacing if self.spacing is not None else sample.get(spacing_key)
+        spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), getattr(image, "meta", None))
         record = prediction_record(
-            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name
+            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source
         )
         path = self._target(name, ".json", file or name)
         overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None
         atomic_write_json(path, record)
         entry = {"image": file, "json": path.name}
+        if self.table is not None:
+            self.table.append(record)
         if overlay is not None:
-            from monai_landmarks.data.image_reader import read_image
-            from monai_landmarks.utils.overlay import save_overlay
-
-            points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
-            save_overlay(overlay, read_image(file)[0], predicted=points)
+            self._write_overlay(overlay, file, record)
             entry["overlay"] = overlay.name
         self.written.append(path)
         self.outputs.append(entry)
         return path
+
+    @staticmethod
+    def _write_overlay(path: Path, file: str, record: dict) -> None:
+        """The picture with each landmark's index beside it and a legend ``index name``."""
+        from monai_landmarks.data.image_reader import read_image
+        from monai_landmarks.utils.overlay import save_overlay
+
+        points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
+        numbers = [str(p["index"]) for p in record["landmarks"]]
+        legend = [f"{p['index']:>2} {p['name']}" for p in record["landmarks"]]
+        save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend)
 
 
 def _earlier_outputs(summary: Path) -> set[str]:

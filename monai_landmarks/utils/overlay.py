@@ -3,7 +3,8 @@
 Images come in the package layout ``(W, H)`` (or ``(1, W, H)``, numpy or torch); the picture is a row-major
 ``(H, W, 3)`` uint8 RGB array, ready to save, so a landmark ``(x, y)`` lands on row ``y``, column ``x``.
 Intensities are windowed by a 1-99 percentile stretch, which keeps a few very bright or dark pixels (markers,
-burnt-in text, padding) from flattening the anatomy.
+burnt-in text, padding) from flattening the anatomy. A legend, when given, is a dark panel to the right of the
+image (the picture grows; the image's pixels keep their place).
 """
 
 from __future__ import annotations
@@ -14,16 +15,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image, ImageDraw, ImageFont
 
 from monai_landmarks.utils.coords import as_landmarks, rescale
 from monai_landmarks.utils.io import atomic_path
 
-__all__ = ["PREDICTION", "TRUTH", "draw_landmarks", "save_overlay"]
+__all__ = ["PREDICTION", "TRUTH", "add_legend", "draw_landmarks", "save_overlay"]
 
 TRUTH = (60, 220, 60)
 PREDICTION = (235, 50, 50)
 _LABEL = (255, 230, 80)
+_PANEL = (24, 24, 24)
+_LINE_HEIGHT, _MARGIN = 12, 4
 
 
 def _gray_picture(image) -> np.ndarray:
@@ -62,6 +65,7 @@ def draw_landmarks(
     names: Sequence[str] | None = None,
     radius: int | None = None,
     scale: int = 1,
+    legend: Sequence[str] | None = None,
 ) -> np.ndarray:
     """Draw landmarks on an image and return the ``(H, W, 3)`` uint8 picture.
 
@@ -74,9 +78,10 @@ def draw_landmarks(
         radius: half-size of the ground-truth crosses in output pixels (prediction dots are about 0.6 of it);
             default about 0.6% of the picture, at least 2.
         scale: integer upsampling of the picture (nearest neighbour), so small images stay readable.
+        legend: lines of text (for example ``"3 porion"``) shown in a panel right of the image; see :func:`add_legend`.
 
     Returns:
-        The picture, ``(H * scale, W * scale, 3)`` uint8.
+        The picture, ``(H * scale, W * scale, 3)`` uint8, wider (and taller if need be) with a legend.
 
     Raises:
         ValueError: a bad image or landmark shape, ``predicted`` with a different landmark count than
@@ -115,7 +120,28 @@ def draw_landmarks(
             if at is not None:
                 x, y = _pixel(*at)
                 draw.text((x + r + 2, y - r - 8), str(names[k]), fill=_LABEL)
-    return np.asarray(picture)
+    return add_legend(np.asarray(picture), legend) if legend else np.asarray(picture)
+
+
+def add_legend(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
+    """``(H, W, 3)`` picture -> the picture with a dark panel of ``lines`` at its right, one line per entry.
+
+    The panel is as wide as the longest line; the result is as tall as the picture or the list, whichever is
+    taller (the added area is the panel colour). Pixels of ``picture`` keep their place.
+    """
+    if isinstance(lines, str):
+        raise ValueError("legend must be a sequence of lines, not one string.")
+    height, width = picture.shape[:2]
+    font = ImageFont.load_default()
+    line_h = max(_LINE_HEIGHT, *(font.getbbox(str(line))[3] + 2 for line in lines)) if lines else _LINE_HEIGHT
+    panel_w = 2 * _MARGIN + math.ceil(max((font.getlength(str(line)) for line in lines), default=0))
+    out_h = max(height, 2 * _MARGIN + line_h * len(lines))
+    canvas = Image.new("RGB", (width + panel_w, out_h), _PANEL)
+    canvas.paste(Image.fromarray(picture), (0, 0))
+    draw = ImageDraw.Draw(canvas)
+    for i, line in enumerate(lines):
+        draw.text((width + _MARGIN, _MARGIN + i * line_h), str(line), fill=_LABEL, font=font)
+    return np.asarray(canvas)
 
 
 def save_overlay(
@@ -126,6 +152,7 @@ def save_overlay(
     names: Sequence[str] | None = None,
     radius: int | None = None,
     scale: int = 1,
+    legend: Sequence[str] | None = None,
 ) -> Path:
     """Draw with :func:`draw_landmarks` and write the picture as a PNG, atomically; returns the path.
 
@@ -133,7 +160,7 @@ def save_overlay(
     half-written picture; on any error nothing is left behind.
     """
     path = Path(path)
-    picture = draw_landmarks(image, landmarks, predicted, names=names, radius=radius, scale=scale)
+    picture = draw_landmarks(image, landmarks, predicted, names=names, radius=radius, scale=scale, legend=legend)
     with atomic_path(path) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
     return path

@@ -56,9 +56,10 @@ def test_inference_result_round_trips_as_a_label():
 
 
 def test_centroids_skip_missing_landmarks():
-    assert centroids([[1.0, 2.0], [math.nan, math.nan], [5.0, 6.0]], NAMES) == [
-        {"sella": [1.0, 2.0]},
-        {"orbitale": [5.0, 6.0]},
+    # the radiology localization form: [label value, i, j, k], label value = index + 1
+    assert centroids([[1.0, 2.0], [math.nan, math.nan], [5.5, 6.0]], NAMES) == [
+        {"sella": [1, 1.0, 2.0, 0]},
+        {"orbitale": [3, 5.5, 6.0, 0]},
     ]
 
 

@@ -1,9 +1,11 @@
 """The MONAI Label app against a real ``monailabel start_server`` on loopback.
 
 A GU2Net (gu2net_ceph, synthetic profile) is trained here for 6 epochs on 32 head phantoms, served with a
-studies folder of 4 held-out phantoms, and driven over HTTP: /info, inference (checked against the bundle's own
+studies folder of 8 held-out phantoms, and driven over HTTP: /info, inference (checked against the bundle's own
 ``monai-landmarks predict`` output and the phantom truth), bad requests, 50 concurrent requests, a label upload and
-a short training. Runs in the ``monailabel`` environment only (``.ci/run``'s second step).
+a short training; then with MONAI Label's own client (``monailabel.client``) as the 3D Slicer plugin uses it: a
+point-list result, the OHIF v3 label map, a Slicer markups label, training, and the next sample by the
+``least_confident`` strategy. Runs in the ``monailabel`` environment only (``.ci/run``'s second step).
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ def _run(cmd, timeout, **kwargs):
 def served(tmp_path_factory):
     """Train the bundle, start the server; yield its URL and the test data; stop it."""
     tmp = tmp_path_factory.mktemp("monailabel")
-    data = generate_phantom_dataset(tmp / "data", kind="head", num_train=32, num_val=2, num_test=4, seed=0)
+    data = generate_phantom_dataset(tmp / "data", kind="head", num_train=32, num_val=2, num_test=8, seed=0)
     bundle = tmp / MODEL
     shutil.copytree(ROOT / "bundles" / MODEL / "configs", bundle / "configs")
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}", "OMP_NUM_THREADS": "2"}
@@ -128,7 +130,9 @@ def _image_id(item):
 
 def test_info_lists_the_bundle(served):
     info = requests.get(f"{served['url']}/info/", timeout=30).json()
-    assert info["models"][MODEL]["type"] == "others"
+    assert info["models"][MODEL]["type"] == "segmentation"  # what the 3D Slicer and OHIF v3 plugins list
+    assert info["models"][MODEL]["labels"]["sella"] == 1  # label map values, 0 = background
+    assert set(info["strategies"]) == {"random", "least_confident"}
     assert info["models"][MODEL]["landmarks"][0] == "sella"
     assert MODEL in info["trainers"]
 
@@ -143,9 +147,10 @@ def test_inference_matches_the_bundle_and_the_truth(served):
     for item in served["test"]:
         result = _infer(served["url"], _image_id(item))
         names = [p["name"] for p in result["landmarks"]]
-        # centroids: {name: [x, y]} in original-image pixels, the same numbers as the JSON landmarks
+        # centroids as the radiology app's localization models give them: {name: [label value, x, y, 0]}
         assert list(result["centroids"]) == names and len(names) == 19
-        centroids = np.array([[float(v) for v in result["centroids"][n]] for n in names])
+        assert [int(result["centroids"][n][0]) for n in names] == list(range(1, 20))
+        centroids = np.array([[float(v) for v in result["centroids"][n][1:3]] for n in names])
         np.testing.assert_allclose(centroids, _points(result), atol=1e-4)
         assert [p["x_mm"] for p in result["landmarks"]] == [p["x"] for p in result["landmarks"]]  # 1 mm/px given
         assert all(0.0 <= p["confidence"] for p in result["landmarks"])
@@ -223,3 +228,66 @@ def test_labels_train_the_model(served):
     assert status.get("status") == "DONE", status
     assert weights.stat().st_mtime_ns != before  # validation wrote new best weights
     assert len(_infer(url, _image_id(served["test"][0]))["centroids"]) == 19  # and inference reloads them
+
+
+def _markups_of(points, names, system="RAS"):
+    sign = -1.0 if system == "RAS" else 1.0  # a PNG's LPS position is (x, y, 0)
+    control = [{"label": n, "position": [sign * x, sign * y, 0.0], "positionStatus": "defined"}
+               for n, (x, y) in zip(names, points, strict=True)]  # fmt: skip
+    return {"markups": [{"type": "Fiducial", "coordinateSystem": system, "controlPoints": control}]}
+
+
+def test_client_point_list_labelmap_markups_label_training_and_least_confident(served):
+    import SimpleITK as sitk
+    from monailabel.client import MONAILabelClient
+
+    from monai_landmarks.apps.monailabel.markups import points_from_markups
+
+    url, tmp, test = served["url"], served["tmp"], served["test"]
+    client = MONAILabelClient(url, tmpdir=str(tmp / "client"))
+    names = client.info()["models"][MODEL]["landmarks"]
+
+    # the 3D Slicer plugin's request: the result file is a markups point list at the JSON's landmarks
+    means = {}
+    for item in test:
+        result_file, params = client.infer(MODEL, _image_id(item), {"result_extension": ".nrrd"})
+        assert result_file.endswith(".json")  # Slicer loads *.json results with loadMarkups
+        markups = json.loads(Path(result_file).read_text())
+        np.testing.assert_allclose(points_from_markups(markups, item["image"], names), _points(params), atol=1e-4)
+        means[_image_id(item)] = float(np.mean([p["confidence"] for p in params["landmarks"]]))
+
+    # the OHIF v3 plugin's request (output=image, restore_label_idx): a uint8 NRRD label map with discs at landmarks
+    r = requests.post(f"{url}/infer/{MODEL}", params={"image": _image_id(test[0]), "output": "image"},
+                      files={"params": (None, json.dumps({"result_extension": ".nrrd", "result_dtype": "uint8",
+                                                          "result_compress": False, "restore_label_idx": False}))},
+                      timeout=120)  # fmt: skip
+    assert r.status_code == 200, r.text
+    (tmp / "ohif.nrrd").write_bytes(r.content)
+    label = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp / "ohif.nrrd")))  # (H, W)
+    pixels = np.rint(_points(_infer(url, _image_id(test[0])))).astype(int)
+    hits = sum(int(label[y, x] == k + 1) for k, (x, y) in enumerate(pixels))
+    assert label.dtype == np.uint8 and hits >= 15  # discs of nearby landmarks may cover each other
+
+    # a 3D Slicer markups label (RAS) is stored in the app's format, in pixels
+    item = test[4]
+    markups_file = tmp / f"{_image_id(item)}.mrk.json"
+    markups_file.write_text(json.dumps(_markups_of(item["landmarks"][0].tolist(), names)))
+    client.save_label(_image_id(item), str(markups_file), tag="final")
+    stored = requests.get(f"{url}/datastore/label", params={"label": _image_id(item), "tag": "final"}, timeout=60)
+    assert stored.status_code == 200, stored.text
+    np.testing.assert_allclose(_points(stored.json()), item["landmarks"][0], atol=1e-4)
+
+    # train on the labels (3 from the earlier test, this one), then ask for the least confident unlabelled image
+    client.train_start(MODEL, {"max_epochs": 1, "val_split": 0.25, "device": "cpu"})
+    start, status = time.time(), {}
+    while time.time() - start < 600:
+        status = client.train_status()
+        if status.get("status") in ("DONE", "ERROR"):
+            break
+        time.sleep(2)
+    assert status.get("status") == "DONE", status
+    labelled = {_image_id(t) for t in test[:3]} | {_image_id(item)}
+    unlabelled = {i: m for i, m in means.items() if i not in labelled}
+    sample = client.next_sample("least_confident", {})
+    assert sample["id"] == min(unlabelled, key=unlabelled.get), (sample, unlabelled)
+    assert sample["confidence"] == pytest.approx(unlabelled[sample["id"]])

@@ -5,12 +5,15 @@ import json
 import shutil
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from monai.bundle import ckpt_export, verify_metadata, verify_net_in_out
 from monai.bundle.scripts import run
+from PIL import Image
 
 from monai_landmarks.data import generate_phantom_dataset
+from tests.dicom_files import write_dicom
 
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
@@ -97,10 +100,20 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
 
     images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
     inference = str(root / "configs" / "inference.json")
-    run("run", config_file=inference, input_files=images, output_dir=str(root / "pred"))
+    # the same phantom as a DICOM with Imager Pixel Spacing (row \\ column): millimetres from the header
+    dicom = write_dicom(
+        root / "xray.dcm", np.asarray(Image.open(images[0])).astype(np.uint16), {"ImagerPixelSpacing": [0.3, 0.2]}
+    )
+    run("run", config_file=inference, input_files=[*images, str(dicom)], output_dir=str(root / "pred"))
     record = json.loads((root / "pred" / f"{Path(images[0]).name}.json").read_text())
     assert len(record["landmarks"]) == num_landmarks and "confidence" in record["landmarks"][0]
     assert (root / "pred" / f"{Path(images[0]).name}.png").is_file()
+    with open(root / "pred" / "predictions.csv", newline="") as f:  # the run's long table
+        assert len(list(csv.DictReader(f))) == 3 * num_landmarks
+    from_dicom = json.loads((root / "pred" / "xray.dcm.json").read_text())
+    assert from_dicom["spacing_mm"] == [0.2, 0.3] and from_dicom["spacing_source"].endswith("(0018,1164)")
+    for a, b in zip(record["landmarks"], from_dicom["landmarks"], strict=True):  # same pixels, same landmarks
+        assert abs(a["x"] - b["x"]) < 1e-3 and abs(a["y"] - b["y"]) < 1e-3 and b["x_mm"] == b["x"] * 0.2
 
     ts = root / "models" / "model.ts"
     # the zoo's default (script) mode for both networks; GU2Net scripts as its domain 0

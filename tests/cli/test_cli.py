@@ -84,3 +84,15 @@ def test_train_evaluate_export_predict_a_bundle_folder(tmp_path, capsys, monkeyp
     images = str(phantoms / "images")
     assert main(["predict", str(run), images, "--out", str(tmp_path / "pred"), "--quiet", "--device", "cpu"]) == 0
     assert len(list((tmp_path / "pred").glob("*.png.json"))) == 8
+    summary = json.loads((tmp_path / "pred" / "predict_summary.json").read_text())
+    assert summary["complete"] and summary["table"] == "predictions.csv"
+
+
+def test_synth_shows_progress_unless_quiet(tmp_path, capsys):
+    assert main(["synth", str(tmp_path / "a"), "--num-train", "2", "--num-val", "1", "--num-test", "0",
+                 "--overlays", "0"]) == 0  # fmt: skip
+    err = capsys.readouterr().err
+    assert "writing synthetic_head" in err and "3/3" in err
+    assert main(["synth", str(tmp_path / "b"), "--num-train", "2", "--num-val", "1", "--num-test", "0",
+                 "--overlays", "0", "--quiet"]) == 0  # fmt: skip
+    assert "writing" not in capsys.readouterr().err

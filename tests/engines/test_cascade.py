@@ -57,6 +57,12 @@ def test_spacing_precedence():
     assert image_spacing(png, default=0.2, dataset=[0.25, 0.25]).tolist() == [0.25, 0.25]
     assert image_spacing(png, default=0.2, dataset=[np.nan, np.nan]).tolist() == [0.2, 0.2]  # PNG header ignored
     assert image_spacing(mha, default=0.2).tolist() == [0.1, 0.1]
+    assert image_spacing(mha, default=0.2, dataset=[0.25, 0.25]).tolist() == [0.25, 0.25]  # dataset before header
+    # DICOM through data.spacing: a recorded tag marks it without ".dcm"; no spacing tag (NaN) falls to the default
+    tagged = {"filename_or_obj": "xray", "spacing": np.array([0.15, 0.3]), "spacing_tag": "PixelSpacing (0028,0030)"}
+    assert image_spacing(MetaTensor(torch.zeros(1, 4, 4), meta=tagged), default=0.2).tolist() == [0.15, 0.3]
+    untagged = {"filename_or_obj": "x.dcm", "spacing": np.array([np.nan, np.nan])}
+    assert image_spacing(MetaTensor(torch.zeros(1, 4, 4), meta=untagged), default=0.2).tolist() == [0.2, 0.2]
     with pytest.raises(ValueError, match="a.png: unknown pixel spacing"):
         image_spacing(png)
     with pytest.raises(ValueError, match="a.png: pixel spacing must be positive"):

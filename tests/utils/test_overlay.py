@@ -91,3 +91,16 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path, monkeypat
         save_overlay(target, np.ones((8, 8)), [[5.0, 5.0]])
     assert target.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["o.png"]
+
+
+def test_legend_panel_keeps_the_image_and_lists_the_lines():
+    image = np.zeros((30, 20), dtype=np.float32)  # W=30, H=20
+    plain = draw_landmarks(image, predicted=[[5.0, 5.0]], names=["0"])
+    with_legend = draw_landmarks(image, predicted=[[5.0, 5.0]], names=["0"], legend=[f"{k} landmark" for k in range(6)])
+    assert with_legend.shape[1] > plain.shape[1] and with_legend.shape[0] > plain.shape[0]  # 6 lines > 20 rows
+    np.testing.assert_array_equal(with_legend[:20, :30], plain)  # the image keeps its pixels and place
+    panel = with_legend[:, 30:]
+    rows_with_text = np.flatnonzero((panel != panel[0, -1]).any(axis=(1, 2)))
+    assert rows_with_text.max() > 20  # text goes on below the image's height
+    with pytest.raises(ValueError, match="sequence of lines"):
+        draw_landmarks(image, legend="0 sella")

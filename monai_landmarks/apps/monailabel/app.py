@@ -1,5 +1,6 @@
-"""The MONAI Label app: one infer task and one train task per served bundle folder, a datastore that accepts only
-landmarks JSON labels, and HTTP errors that say what was wrong with a request.
+"""The MONAI Label app: one infer task and one train task per served bundle folder, a datastore that accepts
+landmarks JSON labels (the app's own, or 3D Slicer markups, converted on upload), the active-learning strategies
+``random`` and ``least_confident`` (:mod:`.strategy`), and HTTP errors that say what was wrong with a request.
 
 Settings (``monailabel start_server ... --conf KEY VALUE``):
 
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
@@ -23,9 +25,12 @@ from fastapi import HTTPException
 from monailabel.config import settings
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.app import MONAILabelApp
+from monailabel.tasks.activelearning.random import Random
 
 from monai_landmarks.apps.monailabel.infer import LandmarkInferTask
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, check_label_file
+from monai_landmarks.apps.monailabel.markups import is_markups, label_from_markups, read_markups
+from monai_landmarks.apps.monailabel.strategy import LeastConfident, record_confidence
 from monai_landmarks.apps.monailabel.train import LandmarkTrainTask
 
 __all__ = ["LandmarkApp", "LandmarkDatastore", "served_bundles"]
@@ -64,7 +69,11 @@ def bundle_overrides(conf: dict, names) -> dict[str, dict]:
 
 
 class LandmarkDatastore(LocalDatastore):
-    """A local datastore whose labels are landmarks JSON files that fit at least one served model."""
+    """A local datastore whose labels are landmarks JSON files that fit at least one served model.
+
+    A 3D Slicer markups file (``.mrk.json``, or any JSON with a ``markups`` list) is converted to the app's format
+    through the image's geometry (:mod:`.markups`) and stored as ``<image id>.json``.
+    """
 
     def __init__(self, *args, name_sets=(), **kwargs) -> None:
         self.name_sets = list(name_sets)
@@ -78,11 +87,33 @@ class LandmarkDatastore(LocalDatastore):
                 status_code=400,
                 detail=f"labels of this app are landmarks JSON files (*.json), got {Path(label_filename).name!r}.",
             )
+        converted = None
         try:
+            if str(label_filename).endswith(".mrk.json") or _looks_like_markups(label_filename):
+                converted = label_filename = self._from_markups(image_id, label_filename)
             check_label_file(label_filename, self.name_sets)
+            return super().save_label(image_id, label_filename, label_tag, label_info)
         except LandmarkLabelError as err:
             raise HTTPException(status_code=400, detail=f"label for {image_id!r}: {err}") from None
-        return super().save_label(image_id, label_filename, label_tag, label_info)
+        finally:
+            if converted:
+                Path(converted).unlink(missing_ok=True)
+
+    def _from_markups(self, image_id: str, markups_file) -> str:
+        """The app's label JSON of a markups file, in a temporary ``.json`` file (the stored name's suffix)."""
+        record = read_markups(markups_file)
+        label = label_from_markups(record, self.get_image_uri(image_id), self.name_sets, f"{image_id}.mrk.json")
+        fd, path = tempfile.mkstemp(suffix=".json")
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(label, f, indent=2)
+        return path
+
+
+def _looks_like_markups(path) -> bool:
+    try:
+        return is_markups(json.loads(Path(path).read_text(encoding="utf-8")))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return False  # check_label_file names the problem
 
 
 class LandmarkApp(MONAILabelApp):
@@ -126,6 +157,9 @@ class LandmarkApp(MONAILabelApp):
             if (path / "configs" / "train.json").is_file()
         }
 
+    def init_strategies(self):
+        return {"random": Random(), "least_confident": LeastConfident()}
+
     def infer(self, request, datastore=None):
         model = request.get("model")
         if model not in self._infers:
@@ -135,6 +169,9 @@ class LandmarkApp(MONAILabelApp):
         if isinstance(image, str) and not os.path.exists(image) and image not in self.datastore().list_images():
             raise HTTPException(status_code=404, detail=f"image {image!r} is not in the datastore.")
         try:
-            return super().infer(request, datastore)
+            result = super().infer(request, datastore)
         except LandmarkLabelError as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
+        if isinstance(image, str) and image in self.datastore().list_images():
+            record_confidence(self.datastore(), image, model, result.get("params") or {})
+        return result

@@ -1,21 +1,41 @@
 """Landmark inference of a bundle inside MONAI Label: the bundle's own ``inference.json`` pre-processing, inferer and
-post-processing, with landmarks returned as ``centroids`` and a JSON result instead of a label image.
+post-processing; landmarks come back as a JSON result (pixels, mm, confidences), as ``centroids`` and as a file
+that the viewer plugins show.
+
+What the plugins read (MONAI Label 0.8.5's ``plugins/slicer`` and ``plugins/ohifv3``):
+
+- Both list models of type ``"segmentation"`` (3D Slicer also ``"detection"``, OHIF v3 also ``"vista3d"``) and
+  nothing else, so the task has that type. Its ``labels`` are ``{landmark name: index + 1}``.
+- 3D Slicer loads a result file whose name ends in ``.json`` with ``slicer.util.loadMarkups``: the result is a
+  markups point list (``.mrk.json``, LPS mm, one control point per landmark labelled with its name; see
+  :mod:`.markups`), which Slicer shows as a point list.
+- OHIF v3 only parses an NRRD label map (``SegmentationReader.parseNrrdData``) and has no point-list result, so
+  for it the result is a ``uint8`` label map with a small disc of value ``index + 1`` at each landmark, shown as one
+  segment per landmark. Its client sends ``restore_label_idx`` with every inference request and the Slicer plugin
+  never does, which is how the two are told apart; a request's ``landmarks_as`` (``"points"`` or ``"labelmap"``)
+  chooses explicitly.
 """
 
 from __future__ import annotations
 
+import json
+import tempfile
 from pathlib import Path
 
+import numpy as np
+import SimpleITK as sitk
 import torch
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, centroids, parse_spacing
+from monai_landmarks.apps.monailabel.markups import markups_from_points
+from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.engines import as_levels
 from monai_landmarks.handlers.prediction_writer import prediction_record
 from monai_landmarks.utils.keys import Keys
 
-__all__ = ["LandmarkInferTask", "LandmarkRequestError"]
+__all__ = ["LandmarkInferTask", "LandmarkRequestError", "landmark_labelmap"]
 
 
 class LandmarkRequestError(LandmarkLabelError):
@@ -32,14 +52,16 @@ class LandmarkInferTask(BundleInferTask):
             ``image_size`` of a model trained on the synthetic profile).
 
     The request may carry ``spacing_mm`` (mm per pixel, a number or ``[x, y]``) for millimetre coordinates; else the
-    bundle's ``pixel_spacing_mm`` applies, and with neither the result has pixels only.
+    bundle's ``pixel_spacing_mm`` applies, else the image header's for formats that store one (DICOM: Pixel Spacing,
+    else Imager Pixel Spacing), and with none of them the result has pixels only.
     """
 
     def __init__(self, path: str, conf: dict, overrides: dict | None = None) -> None:
         self.overrides = dict(overrides or {})
         self.landmark_names = bundle_landmark_names(path)
         # add_post_restore=False: there is no label image to restore to the input's grid.
-        super().__init__(path, conf, type=InferType.OTHERS, add_post_restore=False)
+        super().__init__(path, conf, type=InferType.SEGMENTATION, add_post_restore=False)
+        self.labels = {name: k + 1 for k, name in enumerate(self.landmark_names)}  # label map values, 0 = background
 
     def _load_bundle_config(self, path, config):
         parser = super()._load_bundle_config(path, config)
@@ -74,22 +96,62 @@ class LandmarkInferTask(BundleInferTask):
         return [*super().post_transforms(data), self._result]
 
     def _spacing(self, data):
+        """``(spacing, source)``: the request's ``spacing_mm``, else the bundle's ``pixel_spacing_mm``, else the image
+        header's (MetaImage, NIfTI, NRRD, DICOM; :func:`~monai_landmarks.data.spacing.resolve_spacing`)."""
         if data.get("spacing_mm") is not None:
-            return parse_spacing(data["spacing_mm"], "request")
+            return parse_spacing(data["spacing_mm"], "request"), "request"
+        meta = getattr(data.get(self.input_key), "meta", None)
         if self.bundle_config.get("pixel_spacing_mm") is None:
-            return None
-        return self.bundle_config.get_parsed_content("pixel_spacing_mm")
+            return resolve_spacing(None, None, meta)
+        bundle = self.bundle_config.get_parsed_content("pixel_spacing_mm")
+        return resolve_spacing(bundle, None, meta, override_source="bundle pixel_spacing_mm")
 
     def _result(self, data):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
         image_id = Path(str(data.get("image_path") or "")).name
+        spacing, source = self._spacing(data)
         record = prediction_record(
-            data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), self._spacing(data), self.landmark_names,
-            image=image_id, image_id=image_id.split(".")[0],
+            data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
+            image=image_id, image_id=image_id.split(".")[0], spacing_source=source,
         )  # fmt: skip
         data["centroids"] = centroids(data[Keys.PRED_LANDMARKS], self.landmark_names)
         data[self.output_json_key] = record
         return data
 
     def writer(self, data, extension=None, dtype=None):
-        return None, data[self.output_json_key]
+        """The result file (a markups point list for 3D Slicer, a label map for OHIF v3) and the JSON result."""
+        choice = data.get("landmarks_as") or ("labelmap" if "restore_label_idx" in data else "points")
+        if choice not in ("points", "labelmap"):
+            raise LandmarkRequestError(f"request: landmarks_as must be 'points' or 'labelmap', got {choice!r}.")
+        image = str(data.get("image_path") or data.get("image"))
+        points, confidence = data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE)
+        if choice == "labelmap":
+            return landmark_labelmap(points, image), data[self.output_json_key]
+        markups = markups_from_points(points, self.landmark_names, image, confidence)
+        path = tempfile.NamedTemporaryFile(suffix=".mrk.json", delete=False).name
+        Path(path).write_text(json.dumps(markups, indent=2), encoding="utf-8")
+        return path, data[self.output_json_key]
+
+
+def landmark_labelmap(points, image, radius: int | None = None) -> str:
+    """A ``uint8`` NRRD label map on ``image``'s grid with a disc of value ``k + 1`` at landmark ``k``; its path.
+
+    ``radius`` in pixels, default 1 % of the smaller side (at least 2). NaN landmarks are left out.
+    """
+    reader = sitk.ImageFileReader()
+    reader.SetFileName(image)
+    reader.ReadImageInformation()
+    w, h = reader.GetSize()[:2]
+    r = radius if radius is not None else max(2, round(min(w, h) / 100))
+    rows, cols = np.ogrid[:h, :w]
+    label = np.zeros((h, w), dtype=np.uint8)
+    for k, (x, y) in enumerate(np.asarray(torch.as_tensor(points).reshape(-1, 2).cpu(), dtype=np.float64)):
+        if np.isfinite([x, y]).all():
+            label[(cols - x) ** 2 + (rows - y) ** 2 <= r * r] = k + 1
+    out = sitk.GetImageFromArray(label.reshape((1, h, w)) if reader.GetDimension() == 3 else label)
+    out.SetOrigin(reader.GetOrigin())
+    out.SetSpacing(reader.GetSpacing())
+    out.SetDirection(reader.GetDirection())
+    path = tempfile.NamedTemporaryFile(suffix=".nrrd", delete=False).name
+    sitk.WriteImage(out, path, useCompression=False)  # OHIF v3 asks for uncompressed results
+    return path

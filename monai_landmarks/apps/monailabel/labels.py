@@ -2,7 +2,8 @@
 an inference result, and the landmark names of a served bundle. Nothing here imports ``monailabel``, so the
 format is tested in the main environment.
 
-A label file (``<image id>.json`` under the datastore's ``labels/final``) is one JSON object::
+A label file (``<image id>.json`` under the datastore's ``labels/final``) is one JSON object (a 3D Slicer markups
+file, ``.mrk.json``, is converted to it on upload: :mod:`.markups`)::
 
     {
       "landmarks": [
@@ -183,6 +184,17 @@ def label_sample(image, label, names: Sequence[str]) -> dict:
 
 
 def centroids(points, names: Sequence[str]) -> list[dict]:
-    """MONAI Label's ``centroids``: one ``{name: [x, y]}`` per landmark found, in channel order."""
+    """MONAI Label's ``centroids`` in the form of its radiology app's localization models: one
+    ``{key: [label value, i, j, k]}`` per landmark found, in channel order.
+
+    The radiology app (``GetCentroidsd``) keys them ``label_<value>`` and gives voxel indices of the label; here the
+    key is the landmark name, the label value is ``index + 1`` (the app's ``labels``, 0 being background), ``i, j``
+    are the landmark's ``x, y`` in pixels (sub-pixel, not rounded) and ``k`` is 0, the one slice of an X-ray.
+    MONAI Label turns the values into strings in the result JSON.
+    """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
-    return [{name: [float(x), float(y)]} for name, (x, y) in zip(names, pts, strict=True) if np.isfinite([x, y]).all()]
+    return [
+        {name: [k + 1, float(x), float(y), 0]}
+        for k, (name, (x, y)) in enumerate(zip(names, pts, strict=True))
+        if np.isfinite([x, y]).all()
+    ]

@@ -5,6 +5,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from monai.bundle import ConfigParser
 from monailabel.tasks.train.bundle import BundleTrainTask
@@ -21,6 +23,10 @@ MODEL_KEYS = ("num_landmarks", "image_size", "width_multiplier", "channels", "le
 #: ``train.json``'s run without ``ResumeFromLatest``: a new request trains for its own ``max_epochs`` from
 #: ``model.pt`` (MONAI Label's checkpoint loader) instead of resuming a finished run and stopping at once.
 RUN = ["$@train#checkpoint_saver.attach(@train#trainer)", "$@train#trainer.run()"]
+
+#: the config file put last on the multi-GPU command line, so that its ``run`` is the one that runs (see
+#: :meth:`LandmarkTrainTask.run_multi_gpu`)
+RUN_CONFIG = "monailabel_run.json"
 
 
 class LandmarkTrainTask(BundleTrainTask):
@@ -69,4 +75,30 @@ class LandmarkTrainTask(BundleTrainTask):
                 "run": RUN,
             }
         )
+        # The multi-GPU path writes the overrides into a JSON config file, which cannot hold arrays: the datalists
+        # go in as plain lists and the config turns them back into arrays.
+        for key, plain in ((self.const.key_train_dataset_data(), "monailabel_train_datalist"),
+                           (self.const.key_validate_dataset_data(), "monailabel_validate_datalist")):  # fmt: skip
+            if overrides.get(key) is not None:
+                overrides[plain] = [_plain(item) for item in overrides[key]]
+                overrides[key] = f"$monai_landmarks.data.datalists.datalist_arrays(@{plain})"
         return overrides
+
+    def run_multi_gpu(self, request, cmd, env):
+        """Run ``torchrun`` with :data:`RUN` as the last config file.
+
+        MONAI Label writes the overrides (``run`` among them) into ``monailabel_train.json`` and puts the bundle's
+        ``multi_gpu_train.json`` after it on the command line, so the bundle's ``run`` wins, and that one attaches
+        ``ResumeFromLatest``: a second training request would load the first run's last checkpoint, find its
+        ``max_epochs`` reached and stop at once. A third file holding only :data:`RUN` comes last instead.
+        """
+        path = os.path.join(self.bundle_path, "configs", RUN_CONFIG)
+        ConfigParser.export_config_file({"run": RUN}, path, indent=2)
+        at = cmd.index("--config_file") + 1
+        cmd = [*cmd[:at], cmd[at][:-1] + f",'{path}']", *cmd[at + 1 :]]
+        return super().run_multi_gpu(request, cmd, env)
+
+
+def _plain(item: dict) -> dict:
+    """A datalist item with its arrays as (nested) lists; NaN stays NaN (MONAI's JSON reading accepts it)."""
+    return {k: v.tolist() if isinstance(v, np.ndarray) else v for k, v in item.items()}

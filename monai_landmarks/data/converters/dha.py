@@ -90,6 +90,7 @@ def convert_dha(
     on_missing: str = "error",
     name: str = "dha_hand",
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Convert the hand X-rays in ``image_dir`` with their rows of Payer's ``all.csv``.
 
@@ -109,6 +110,7 @@ def convert_dha(
         on_missing: ``"error"`` (default) or ``"skip"`` for an image that has no CSV row.
         name: dataset name.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Raises:
         DatasetError: malformed CSV, an image without a row (unless skipped), unreadable images.
@@ -154,4 +156,7 @@ def convert_dha(
         "ground_truth": "single annotation set (Payer et al., MICCAI 2016)",
         "source_layout": "Payer all.csv (no header: image_id, x0, y0, ..., x36, y36) + images/<id>.mha|jpg",
     }
-    return write_dataset(out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite)
+    return write_dataset(
+        out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite,
+        progress=progress, total=len(ids),
+    )  # fmt: skip

@@ -54,7 +54,9 @@ def _samples(entries: dict, paths: dict, factor: int):
         yield {"image_id": image_id, "split": split, "image": image, "landmarks": scale_points(points, factor)}
 
 
-def _write(out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite) -> Path:
+def _write(
+    out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress=False
+) -> Path:
     if not entries:
         raise DatasetError(f"{out_dir}: nothing to convert (no annotated images).")
     extra = {"original_size_wh": image_sizes(paths), "downsample_factor": factor, **extra}
@@ -69,6 +71,8 @@ def _write(out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_
         pixel_spacing_mm=pixel_spacing_mm,
         extra_metadata=extra,
         overwrite=overwrite,
+        progress=progress,
+        total=len(entries),
     )
 
 
@@ -171,6 +175,7 @@ def convert_labelme(
     pixel_spacing_mm=None,
     downsample: int = 1,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Convert labelme point files (one per image) to the dataset format.
 
@@ -185,6 +190,7 @@ def convert_labelme(
         pixel_spacing_mm: spacing of the source images (None = unknown); scaled by ``downsample``.
         downsample: integer box-mean factor.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Raises:
         DatasetError: invalid JSON, labels outside ``label_map``, missing images, size mismatches.
@@ -220,7 +226,7 @@ def convert_labelme(
         "source_format": "labelme",
         "coordinate_note": "labelme coordinates (top-left image corner at 0) shifted by -0.5 to pixel centres.",
     }
-    return _write(out_dir, name, entries, paths, factor, names, pixel_spacing_mm, extra, overwrite)
+    return _write(out_dir, name, entries, paths, factor, names, pixel_spacing_mm, extra, overwrite, progress)
 
 
 # ---------------------------------------------------------------------------------------------------- CSV
@@ -317,6 +323,7 @@ def convert_csv(
     pixel_spacing_mm=None,
     downsample: int = 1,
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Import a landmark table and its images (layouts in the module docstring).
 
@@ -335,6 +342,7 @@ def convert_csv(
         pixel_spacing_mm: spacing of the source images (None = unknown); scaled by ``downsample``.
         downsample: integer box-mean factor.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Raises:
         DatasetError: missing columns, non-numeric cells, duplicates, missing images (file and line named).
@@ -364,4 +372,4 @@ def convert_csv(
         split = (splits or {}).get(image_id) or entry["split"] or "train"
         entries[image_id] = (split, points)
     extra = {"source_format": f"CSV ({layout})", "coordinate_offset": offset}
-    return _write(out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite)
+    return _write(out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress)

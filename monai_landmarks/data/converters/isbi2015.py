@@ -102,6 +102,7 @@ def convert_isbi2015(
     splits: Sequence[str] | None = None,
     name: str = "isbi2015_ceph",
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Convert the original ISBI 2015 release (layout in the module docstring) to the dataset format.
 
@@ -116,6 +117,7 @@ def convert_isbi2015(
         splits: subset of ``("train", "test1", "test2")``; None takes every split folder present.
         name: dataset name.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Returns:
         ``out_dir`` as a Path.
@@ -162,4 +164,6 @@ def convert_isbi2015(
         pixel_spacing_mm=round(ORIGINAL_SPACING_MM * factor, 10),  # 0.1 * 3 is 0.30000000000000004
         extra_metadata=extra,
         overwrite=overwrite,
+        progress=progress,
+        total=len(images),
     )

@@ -75,6 +75,7 @@ def convert_shenzhen(
     on_missing: str = "error",
     name: str = "shenzhen_chest",
     overwrite: bool = False,
+    progress: bool = False,
 ) -> Path:
     """Convert ``image_dir/<name>.png`` with ``label_dir/<name>.txt`` (layout in the module docstring).
 
@@ -90,6 +91,7 @@ def convert_shenzhen(
             cover the 279 normal images of the 662).
         name: dataset name.
         overwrite: replace an existing dataset folder.
+        progress: show a progress bar (the command line's, unless ``--quiet``).
 
     Raises:
         DatasetError: a missing label (unless skipped), malformed label files, unreadable images.
@@ -133,4 +135,7 @@ def convert_shenzhen(
         "skipped_without_label": missing,
         "spacing_note": "No pixel spacing is published with these labels; report errors in pixels.",
     }
-    return write_dataset(out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite)
+    return write_dataset(
+        out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite,
+        progress=progress, total=len(paths),
+    )  # fmt: skip

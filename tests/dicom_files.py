@@ -1,0 +1,34 @@
+"""DICOM files for tests, written with pydicom (the ``dev`` extra): SimpleITK cannot write MONOCHROME1 or leave
+the spacing tags out."""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def write_dicom(path, pixels_hw: np.ndarray, tags: dict | None = None, photometric: str = "MONOCHROME2"):
+    """A minimal secondary-capture DICOM of ``(H, W)`` uint16 pixels with the given extra attributes."""
+    import pydicom
+    from pydicom.dataset import Dataset, FileMetaDataset
+    from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+
+    meta = FileMetaDataset()
+    meta.MediaStorageSOPClassUID = "1.2.840.10008.5.1.4.1.1.7"
+    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.TransferSyntaxUID = ExplicitVRLittleEndian
+    ds = Dataset()
+    ds.file_meta = meta
+    ds.SOPClassUID, ds.SOPInstanceUID = meta.MediaStorageSOPClassUID, meta.MediaStorageSOPInstanceUID
+    ds.Modality = "DX"
+    ds.Rows, ds.Columns = pixels_hw.shape
+    ds.SamplesPerPixel, ds.PhotometricInterpretation = 1, photometric
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    for key, value in (tags or {}).items():
+        setattr(ds, key, value)
+    ds.PixelData = np.ascontiguousarray(pixels_hw, dtype="<u2").tobytes()
+    try:
+        pydicom.dcmwrite(path, ds, enforce_file_format=True)  # pydicom 3
+    except TypeError:
+        ds.is_little_endian, ds.is_implicit_VR = True, False
+        ds.save_as(path, write_like_original=False)  # pydicom 2
+    return path

@@ -1,0 +1,112 @@
+"""The prediction writer: spacing precedence (--spacing, dataset, header for physical formats, with the DICOM tag
+recorded), the run's long CSV, and overlays with numbers and a legend."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import numpy as np
+import pytest
+import SimpleITK as sitk
+import torch
+from monai.transforms import LoadImage
+from PIL import Image
+
+from monai_landmarks.data.image_reader import SITKReader
+from monai_landmarks.handlers import LandmarkPredictionWriter
+from monai_landmarks.handlers.prediction_table import CSV_COLUMNS
+
+NAMES = ["sella", "nasion", "orbitale"]
+POINTS = torch.tensor([[[10.0, 5.0], [20.0, 8.0], [30.5, 12.25]]])
+
+
+def _sample(path, **extra):
+    image = LoadImage(reader=SITKReader(), ensure_channel_first=True)(str(path))
+    return {"image": image, "pred_landmarks": POINTS, "confidence": torch.tensor([[0.9, 0.5, 0.1]]), **extra}
+
+
+def _mha(path, spacing):
+    img = sitk.GetImageFromArray(np.random.default_rng(0).integers(0, 255, (24, 40), dtype=np.uint8))
+    img.SetSpacing(spacing)
+    sitk.WriteImage(img, str(path))
+    return path
+
+
+def _png(path):
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (24, 40), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_header_spacing_of_physical_formats_and_its_source(tmp_path):
+    writer = LandmarkPredictionWriter(tmp_path / "out", NAMES, overlay=False)
+    record = json.loads(writer.write(_sample(_mha(tmp_path / "a.mha", (0.5, 0.25)))).read_text())
+    assert record["spacing_mm"] == [0.5, 0.25] and record["spacing_source"] == "header"
+    assert record["landmarks"][2]["x_mm"] == pytest.approx(15.25) and record["landmarks"][2]["y_mm"] == 3.0625
+
+
+def test_png_header_is_not_millimetres(tmp_path):
+    writer = LandmarkPredictionWriter(tmp_path / "out", NAMES, overlay=False)
+    record = json.loads(writer.write(_sample(_png(tmp_path / "a.png"))).read_text())
+    assert record["spacing_mm"] is None and record["spacing_source"] is None
+    assert "x_mm" not in record["landmarks"][0]
+
+
+def test_override_then_dataset_then_header(tmp_path):
+    path = _mha(tmp_path / "a.mha", (0.5, 0.25))
+    record = json.loads(
+        LandmarkPredictionWriter(tmp_path / "o1", NAMES, spacing=0.1, overlay=False).write(_sample(path)).read_text()
+    )
+    assert record["spacing_mm"] == [0.1, 0.1] and record["spacing_source"] == "--spacing"
+    sample = _sample(path, spacing=torch.tensor([0.2, 0.3], dtype=torch.float64))
+    record = json.loads(LandmarkPredictionWriter(tmp_path / "o2", NAMES, overlay=False).write(sample).read_text())
+    assert record["spacing_mm"] == [0.2, 0.3] and record["spacing_source"] == "dataset"
+    sample = _sample(path, spacing=torch.tensor([float("nan")] * 2))  # a dataset without spacing: the header's
+    record = json.loads(LandmarkPredictionWriter(tmp_path / "o3", NAMES, overlay=False).write(sample).read_text())
+    assert record["spacing_source"] == "header"
+
+
+def test_dicom_tag_is_recorded(tmp_path):
+    pytest.importorskip("pydicom")
+    from tests.dicom_files import write_dicom
+
+    pixels = (np.arange(24 * 40).reshape(24, 40) % 700).astype(np.uint16)
+    path = write_dicom(tmp_path / "xray", pixels, {"ImagerPixelSpacing": [0.2, 0.1]})  # row \ column
+    record = json.loads(LandmarkPredictionWriter(tmp_path / "out", NAMES).write(_sample(path)).read_text())
+    assert record["spacing_mm"] == [0.1, 0.2]
+    assert record["spacing_source"] == "header: ImagerPixelSpacing (0018,1164)"
+    assert record["landmarks"][1]["x_mm"] == pytest.approx(2.0) and record["landmarks"][1]["y_mm"] == 1.6
+
+
+def test_one_long_csv_for_the_run_and_a_new_one_for_the_next(tmp_path):
+    out = tmp_path / "out"
+    writer = LandmarkPredictionWriter(out, NAMES, spacing=0.5, overlay=False)
+    for name in ("a", "b"):
+        writer.write(_sample(_png(tmp_path / f"{name}.png")))
+    writer.finish()
+    with open(out / "predictions.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 6
+    assert [r["image_id"] for r in rows] == ["a.png"] * 3 + ["b.png"] * 3
+    assert rows[5]["name"] == "orbitale" and rows[5]["landmark"] == "2"
+    assert float(rows[5]["x"]) == 30.5 and float(rows[5]["y_mm"]) == 6.125
+    assert float(rows[5]["confidence"]) == pytest.approx(0.1)
+    assert rows[0]["spacing_source"] == "--spacing"
+    before = (out / "predictions.csv").read_bytes()
+    second = LandmarkPredictionWriter(out, NAMES, overlay=False)  # a second run
+    second.write(_sample(tmp_path / "a.png"))
+    assert second.finish() and json.loads((out / "predict_summary.json").read_text())["table"] == "predictions_2.csv"
+    assert (out / "predictions.csv").read_bytes() == before  # the first run's table is left alone
+    with open(out / "predictions_2.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 3 and rows[0]["x_mm"] == "" and rows[0]["spacing_source"] == ""
+
+
+def test_overlay_has_numbers_and_a_legend(tmp_path):
+    path = _png(tmp_path / "a.png")
+    LandmarkPredictionWriter(tmp_path / "out", NAMES, table=False).write(_sample(path))
+    picture = np.asarray(Image.open(tmp_path / "out" / "a.png.png"))
+    assert picture.shape[1] > 40 + 40 and picture.shape[0] >= 3 * 11  # a legend panel beside the image
+    panel = picture[:, 40:]
+    assert (panel != (24, 24, 24)).any(axis=-1).sum() > 50  # legend text drawn on the dark panel
+    assert not (tmp_path / "out" / "predictions.csv").exists()
