@@ -42,7 +42,7 @@ def test_htc_published_profile_reaches_network_codec_schedule_and_augmentation(t
     assert all(c.round_targets for c in parser.get_parsed_content("codec").codecs)
     assert parser.get_parsed_content("warmup_epochs") == 50
     affine = parser.get_parsed_content("train#random_transforms")[1]
-    assert affine.rand_affine_grid.translate_range == pytest.approx((76.8, 93.6))  # 15 % of 512 x 624
+    assert affine.rand_affine_grid.translate_range == pytest.approx((38.4, 48.0))  # 15 % of train.json's 256 x 320
     assert (affine.sampling, affine.rotate_prob, affine.prob) == ("truncated_normal", 0.6, 1.0)
     ours = _parser("htc_ceph", "train.json", "ours.json", tmp_path=tmp_path)
     ours["width_multiplier"] = 0.25
