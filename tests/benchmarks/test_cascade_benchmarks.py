@@ -17,6 +17,8 @@ import torch
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # the benchmarks package lives beside the library, not inside it
 
+from conftest import dataset_path  # noqa: E402  tests/conftest.py: skips when the shared datasets are absent
+
 from benchmarks.__main__ import main  # noqa: E402
 from benchmarks.accuracy import (  # noqa: E402
     SUITES,
@@ -313,8 +315,6 @@ def _subset(src: Path, dst: Path, split: str, count: int) -> None:
 @pytest.mark.slow
 @pytest.mark.datasets
 def test_shipped_suite_on_two_images(tmp_path, monkeypatch):
-    from conftest import dataset_path
-
     monkeypatch.setattr("benchmarks.accuracy.DATASET_OVERLAYS_DIR", tmp_path / "overlays")  # not the repo's runs/
 
     datasets = tmp_path / "datasets"
