@@ -70,6 +70,8 @@ class LandmarkTrainTask(BundleTrainTask):
             {
                 # the schedules read max_epochs, MONAI Label sets only the trainer's
                 "max_epochs": overrides[self.const.key_train_trainer_max_epochs()],
+                # a request trains a few epochs on new labels: validate each, so the served model is the best one
+                "val_interval": 1,
                 "landmark_names": self.landmark_names,
                 "protocol": {"_target_": "monai_landmarks.metrics.ErrorProtocol", "unit": "mm" if calibrated else "px"},
                 "run": RUN,
