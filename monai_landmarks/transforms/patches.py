@@ -83,10 +83,13 @@ def patch_matrices(
 
 
 def patch_to_image(points: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
-    """Map ``(..., K, 2)`` points, landmark ``k`` in patch ``k``'s pixels, to image pixels (NaN stays NaN)."""
+    """Map ``(..., K, 2)`` points, landmark ``k`` in patch ``k``'s pixels, to image pixels (NaN stays NaN).
+
+    ``matrices`` are ``(K, 3, 3)``, or batched like the points (``(B, K, 3, 3)`` for ``(B, K, 2)``).
+    """
     p = torch.as_tensor(points)
     m = torch.as_tensor(matrices, dtype=torch.float64, device=p.device)
-    out = (m[:, :2, :2] @ p.to(torch.float64).unsqueeze(-1)).squeeze(-1) + m[:, :2, 2]
+    out = (m[..., :2, :2] @ p.to(torch.float64).unsqueeze(-1)).squeeze(-1) + m[..., :2, 2]
     return out.to(p.dtype)
 
 
@@ -232,8 +235,8 @@ class LandmarkPatchesd(RandomizableTransform, MapTransform):
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
-        centres = coords.as_landmarks(convert_to_tensor(d[self.centre_key], track_meta=False), name=str(self.centre_key))
-        centres = centres[0].to(torch.float64)
+        centres = convert_to_tensor(d[self.centre_key], track_meta=False)
+        centres = coords.as_landmarks(centres, name=str(self.centre_key))[0].to(torch.float64)
         k = centres.shape[0]
         spacing = self._image_spacing(d) if self.patch_spacing_mm else torch.ones(2, dtype=torch.float64)
         step = self.patch_spacing_mm / spacing if self.patch_spacing_mm else torch.ones(2, dtype=torch.float64)
@@ -278,8 +281,5 @@ class PatchesToImaged(MapTransform):
         d = dict(data)
         m = torch.as_tensor(d[self.matrix_key])
         for key in self.key_iterator(d):
-            points = convert_to_tensor(d[key], track_meta=False)
-            d[key] = patch_to_image(points, m) if m.ndim == 3 else torch.stack(
-                [patch_to_image(p[None], mi)[0] for p, mi in zip(points, m, strict=True)]
-            )
+            d[key] = patch_to_image(convert_to_tensor(d[key], track_meta=False), m)
         return d

@@ -9,12 +9,11 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
 from PIL import Image
 
 from monai_landmarks.cli import main
 from monai_landmarks.data import load_datalist
-
-from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ("htc_ceph", "gu2net_ceph")
@@ -73,7 +72,8 @@ def test_same_landmarks_on_an_image_and_its_2x_copy(bundle, tmp_path):
     root = dataset_path("isbi2015_ceph")
     item = load_datalist(root, split="test1")[0]
     stored = Image.open(item["image"])
-    for name, image in (("stored", stored), ("fine", stored.resize((stored.width * 2, stored.height * 2), Image.BILINEAR))):
+    fine = stored.resize((stored.width * 2, stored.height * 2), Image.BILINEAR)
+    for name, image in (("stored", stored), ("fine", fine)):
         folder = tmp_path / name
         folder.mkdir()
         image.save(folder / "x.png")

@@ -79,7 +79,8 @@ def _save(tmp_path, network, meta):
 def test_refiner_weights_round_trip_with_their_patch_settings(tmp_path):
     path = _save(tmp_path, _refiner(seed=1), {"patch_size": 32, "patch_spacing_mm": 0.2})
     loaded = load_refiner(path, _refiner(seed=2), patch_size=32, patch_spacing_mm=0.2)
-    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), _refiner(seed=1).state_dict().values()))
+    expected = _refiner(seed=1).state_dict().values()
+    assert all(torch.equal(a, b) for a, b in zip(loaded.state_dict().values(), expected, strict=True))
     assert refinement_from_file(tmp_path / "absent.pt", 3) is None
 
 

@@ -10,7 +10,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from monai_landmarks.codecs.decoders import decode_soft_argmax
-from monai_landmarks.transforms import LandmarkPatchesd, PatchesToImaged, extract_patches, image_to_patch, patch_to_image
+from monai_landmarks.transforms import (
+    LandmarkPatchesd,
+    PatchesToImaged,
+    extract_patches,
+    image_to_patch,
+    patch_to_image,
+)
 from monai_landmarks.transforms.patches import box_downsample, patch_matrices
 
 
@@ -154,3 +160,11 @@ def test_unknown_spacing_is_named():
     sample = dict(_sample([[40.0, 50.0]]), spacing=np.array([math.nan, math.nan]))
     with pytest.raises(ValueError, match="007.*spacing"):
         LandmarkPatchesd(patch_size=16, patch_spacing_mm=0.2)(sample)
+
+
+def test_batched_points_map_with_batched_matrices():
+    m = torch.stack([patch_matrices(torch.rand(3, 2) * 50, 16, 1.5, torch.rand(3), torch.ones(3)) for _ in range(2)])
+    p = torch.rand(2, 3, 2, dtype=torch.float64) * 16
+    batched = PatchesToImaged(keys="p", matrix_key="m")({"p": p, "m": m})["p"]
+    one_by_one = torch.stack([patch_to_image(p[i : i + 1], m[i])[0] for i in range(2)])
+    assert torch.allclose(batched, one_by_one, atol=1e-12)
