@@ -21,7 +21,7 @@ from monai.transforms import MapTransform
 from monai.utils import convert_to_tensor
 
 from ..codecs.decoders import decode_softmax
-from ..data.spacing import HEADER_SPACING_SUFFIXES, header_spacing
+from ..data.spacing import HEADER_SPACING_SUFFIXES, resolve_spacing
 from ..transforms.patches import extract_patches, patch_to_image
 from ..utils import coords
 from ..utils.keys import Keys
@@ -41,26 +41,24 @@ REFINER_META = ("num_landmarks", "patch_size", "patch_spacing_mm", "features")
 
 
 def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
-    """Millimetres per pixel ``(2,)`` of an image: ``override`` (``--spacing``) when set, else the dataset's
-    (``dataset.json``, NaN when unknown), else the header's for formats that store a physical spacing, else
-    ``default`` (the bundle's training data spacing).
+    """Millimetres per pixel ``(2,)`` of an image: ``override`` (``--spacing``) when set, else the dataset's or the
+    header's by :func:`monai_landmarks.data.spacing.resolve_spacing`, else ``default`` (the bundle's training data
+    spacing).
 
     Raises:
-        ValueError: when none of the three gives a positive, finite spacing (the message names the file).
+        ValueError: when the spacing chosen is not positive and finite, or none is known (the message names the file).
     """
     meta = getattr(image, "meta", None) or {}
     name = str(meta.get("filename_or_obj", "image"))
-    if dataset is not None and not np.isfinite(np.asarray(dataset, dtype=np.float64)).all():
-        dataset = None
-    header, _ = header_spacing(meta)  # DICOM: Pixel Spacing, else Imager Pixel Spacing; None when NaN
-    for value in (override, dataset, header, default):
-        if value is None:
-            continue
-        spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
-        if not bool(torch.isfinite(spacing).all() and (spacing > 0).all()):
-            raise ValueError(f"{name}: pixel spacing must be positive and finite, got {spacing.tolist()}.")
-        return spacing
-    raise ValueError(f"{name}: unknown pixel spacing; give it with --spacing (mm per pixel).")
+    value = override if override is not None else resolve_spacing(dataset=dataset, meta=meta)[0]
+    if value is None:
+        value = default
+    if value is None:
+        raise ValueError(f"{name}: unknown pixel spacing; give it with --spacing (mm per pixel).")
+    spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
+    if not bool(torch.isfinite(spacing).all() and (spacing > 0).all()):
+        raise ValueError(f"{name}: pixel spacing must be positive and finite, got {spacing.tolist()}.")
+    return spacing
 
 
 def load_refiner(path, network: torch.nn.Module, patch_size=None, patch_spacing_mm=None, map_location="cpu"):
