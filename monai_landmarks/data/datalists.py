@@ -113,15 +113,18 @@ def training_datalists(
     ground_truth: str = "mean",
     domain: int = 0,
     num_landmarks: int | None = None,
+    strict_bounds: bool = False,
 ) -> tuple[list[dict], list[dict]]:
     """Training and validation datalists of a dataset folder.
 
     The dataset's ``val_split`` is used when it has one. Otherwise the last ``num_val`` images of
     ``train_split`` (in image-id order) are held out, as GU2Net holds out ISBI 2015 images 131-150: validation
     never comes from a test split. ``num_landmarks`` (the bundle's) is checked against the dataset's.
+    Landmarks outside their image are loaded as missing with a warning, or refused with ``strict_bounds``.
     """
     splits = read_metadata(root).get("splits") or {}
     options = {"ground_truth": ground_truth, "domain": domain, "num_landmarks": num_landmarks}
+    options["strict_bounds"] = strict_bounds
     train = load_datalist(root, split=train_split, **options)
     if val_split in splits:
         return train, load_datalist(root, split=val_split, **options)

@@ -12,9 +12,15 @@ empty ``x, y`` pair is a missing landmark (NaN); any other non-number is an erro
 Checks (each raises :class:`DatasetError` naming the file, the line or image and the problem): metadata
 keys and types, UTF-8 text (a BOM is accepted), required columns, numeric coordinates, landmark indices and
 counts, duplicate rows, one file and one split per image id, ``file`` paths that stay inside the folder,
-image files that exist and have a readable header, landmarks inside the image, positive spacing. The image
-size for the bounds check comes from each image's own header (``stored_size_wh`` in ``dataset.json`` is
-informational and may be a per-image mapping). ``verify_images=True`` also decodes every image to catch
+image files that exist and have a readable header, positive spacing. The image size for the bounds check comes
+from each image's own header (``stored_size_wh`` in ``dataset.json`` is informational and may be a per-image
+mapping).
+
+Landmarks outside their image: a point within half a pixel of the image's outer edge
+(:data:`BORDER_TOLERANCE_PX`) counts as inside, since annotation tools click on pixel edges. A point further out
+is loaded as missing (NaN) with one :class:`OutsideImageWarning` naming the image, the landmark and where it
+lies, so one stray click does not block a dataset; ``strict_bounds=True`` refuses it instead. The writer always
+refuses it. ``verify_images=True`` also decodes every image to catch
 truncated or corrupt files.
 """
 
@@ -29,6 +35,7 @@ import re
 import shutil
 import tempfile
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 
@@ -44,6 +51,8 @@ from monai_landmarks.utils.paths import check_safe_name
 
 __all__ = [
     "BASE_COLUMNS",
+    "BORDER_TOLERANCE_PX",
+    "OutsideImageWarning",
     "MAX_LANDMARKS",
     "IMAGES_DIR",
     "LANDMARKS_FILE",
@@ -63,10 +72,15 @@ MEAN = "mean"  #: ground truth from the ``x, y`` columns
 COORDINATE_CONVENTION = "0-based pixel-centre coordinates of the stored PNG (x = column, y = row)"
 _ANNOTATOR = re.compile(r"^[A-Za-z0-9]+$")
 MAX_LANDMARKS = 10_000  #: a bound on ``num_landmarks`` checked before anything of that size is allocated
+BORDER_TOLERANCE_PX = 0.5  #: how far past the image edge a landmark still counts as inside (pixels)
 
 
 class DatasetError(ValueError):
     """A dataset folder, file or sample does not follow the format; the message names where and what."""
+
+
+class OutsideImageWarning(UserWarning):
+    """A landmark of a dataset lies outside its image and was loaded as missing."""
 
 
 # ----------------------------------------------------------------------------------------------- metadata
@@ -298,7 +312,7 @@ def _select_splits(images: dict[str, dict], split, path: Path) -> list[str]:
     return sorted(i for i, r in images.items() if r["split"] in wanted)
 
 
-def _check_image(image_id: str, record: dict, verify: bool, check_bounds: bool) -> None:
+def _check_image(image_id: str, record: dict, verify: bool, check_bounds: bool, strict_bounds: bool) -> None:
     file = record["file"]
     if not file.is_file():
         raise DatasetError(f"image {image_id!r}: file {file} not found (landmarks.csv line {record['line']}).")
@@ -306,8 +320,26 @@ def _check_image(image_id: str, record: dict, verify: bool, check_bounds: bool) 
         size = read_image(file, max_pixels=None)[0].shape[:2] if verify else read_image_size(file)
     except ImageReadError as e:
         raise DatasetError(f"image {image_id!r}: {e}") from e
-    if check_bounds:
-        _check_inside(record["points"], size, f"image {image_id!r} ({file})")
+    if not check_bounds:
+        return
+    where = f"image {image_id!r} ({file})"
+    if strict_bounds:
+        _check_inside(record["points"], size, where)
+    else:
+        _drop_outside(record["points"], size, where)
+
+
+def _drop_outside(points: np.ndarray, size: tuple[int, int], where: str) -> None:
+    """Set landmarks outside the image to NaN in place, one warning each."""
+    outside = ~inside_image(points, size, BORDER_TOLERANCE_PX).numpy()
+    for k in np.flatnonzero(outside):
+        warnings.warn(
+            f"{where}: landmark {k} at ({points[k, 0]:g}, {points[k, 1]:g}) lies outside the {size[0]} x {size[1]} "
+            "image; loaded as missing (strict_bounds=True refuses such a dataset instead).",
+            OutsideImageWarning,
+            stacklevel=4,
+        )
+        points[k] = np.nan
 
 
 def load_datalist(
@@ -318,6 +350,7 @@ def load_datalist(
     verify_images: bool = False,
     check_bounds: bool = True,
     num_landmarks: int | None = None,
+    strict_bounds: bool = False,
 ) -> list[dict]:
     """Validate a dataset folder and return a MONAI datalist, one dict per image sorted by image id.
 
@@ -330,9 +363,11 @@ def load_datalist(
         ground_truth: ``"mean"`` reads ``x, y``; an annotator name (``"senior"``) reads ``x_<name>, y_<name>``.
         domain: integer domain index stored in every item (GU2Net's universal model).
         verify_images: also decode every selected image (slow) to catch truncated or corrupt files.
-        check_bounds: check that every landmark lies inside its image (size from the image header).
+        check_bounds: check that every landmark lies inside its image (size from the image header); one
+            outside is loaded as missing with an :class:`OutsideImageWarning`.
         num_landmarks: the ``K`` the caller's model predicts (a bundle's ``num_landmarks``); a dataset with
             another count raises here instead of as a shape error deep inside the loss. None skips the check.
+        strict_bounds: refuse a landmark outside its image instead of loading it as missing.
 
     Raises:
         DatasetError: any violation of the format (see the module docstring).
@@ -355,7 +390,7 @@ def load_datalist(
     items = []
     for image_id in _select_splits(images, split, path):
         record = images[image_id]
-        _check_image(image_id, record, verify_images, check_bounds)
+        _check_image(image_id, record, verify_images, check_bounds, strict_bounds)
         spacing = _spacing_of(meta["pixel_spacing_mm"], image_id, f"{root / METADATA_FILE}")
         items.append(
             {
@@ -434,7 +469,7 @@ def _points(value, num_landmarks: int | None, where: str) -> np.ndarray:
 
 
 def _check_inside(points: np.ndarray, size: tuple[int, int], where: str) -> None:
-    outside = ~inside_image(points, size).numpy()
+    outside = ~inside_image(points, size, BORDER_TOLERANCE_PX).numpy()
     if outside.any():
         k = int(np.flatnonzero(outside)[0])
         raise DatasetError(

@@ -106,14 +106,15 @@ def from_stride(points: torch.Tensor, stride: float | Sequence[float]) -> torch.
     return rescale(points, stride)
 
 
-def inside_image(points: torch.Tensor, size: Sequence[int]) -> torch.Tensor:
+def inside_image(points: torch.Tensor, size: Sequence[int], tolerance: float = 0.0) -> torch.Tensor:
     """True where a landmark lies on the image of spatial ``size`` ``(W, H)``: ``-0.5 <= u < n - 0.5``.
 
+    ``tolerance`` (pixels) widens the image by that much on every side: ``-0.5 - t <= u < n - 0.5 + t``.
     Missing landmarks are reported as inside (they have no position to be outside of).
     """
     points = torch.as_tensor(points)
     n = torch.as_tensor(size, dtype=points.dtype, device=points.device)
-    ok = ((points >= -0.5) & (points < n - 0.5)).all(dim=-1)
+    ok = ((points >= -0.5 - tolerance) & (points < n - 0.5 + tolerance)).all(dim=-1)
     return ok | missing_mask(points)
 
 

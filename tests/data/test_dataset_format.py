@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,13 @@ import torch
 from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
 from PIL import Image
 
-from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata, write_dataset
+from monai_landmarks.data.dataset_format import (
+    DatasetError,
+    OutsideImageWarning,
+    load_datalist,
+    read_metadata,
+    write_dataset,
+)
 from monai_landmarks.utils.keys import Keys
 
 W, H, K = 40, 30, 4
@@ -204,7 +211,7 @@ BAD_SAMPLES = {
     "float range": (lambda s: s.update(image=np.full((W, H), 2.0)), r"in \[0, 1\]"),
     "int32 image": (lambda s: s.update(image=np.zeros((W, H), np.int32)), "dtype int32 not supported"),
     "missing file": (lambda s: s.update(image="/nonexistent/x.png"), "not found"),
-    "outside": (lambda s: s["landmarks"].__setitem__((0, 0), W - 0.5), "landmark 0 at .* lies outside"),
+    "outside": (lambda s: s["landmarks"].__setitem__((0, 0), W), "landmark 0 at .* lies outside"),
     "half NaN": (lambda s: s["landmarks"].__setitem__((0, 0), np.nan), "one NaN coordinate"),
     "inf": (lambda s: s["landmarks"].__setitem__((0, 0), np.inf), "finite"),
     "bad shape": (lambda s: s.update(landmarks=np.zeros((K, 3))), r"shape \(K, 2\)"),
@@ -266,7 +273,6 @@ CSV_EDITS = {  # line 0 is the header, line 1 the first landmark row of image 00
     "index": (lambda ls: [ls[0], set_cell(ls[1], 3, "9"), *ls[2:]], r"landmark index 9 outside \[0, 3\]"),
     "not index": (lambda ls: [ls[0], set_cell(ls[1], 3, "1.5"), *ls[2:]], "not an integer index"),
     "cells": (lambda ls: [ls[0], ls[1] + ",1", *ls[2:]], "line 2: 7 cells, the header has 6"),
-    "outside": (lambda ls: [ls[0], set_cell(ls[1], 4, str(W)), *ls[2:]], "landmark 0 at .* lies outside"),
     "empty": (lambda ls: ls[:1], "no landmark rows"),
 }
 
@@ -279,6 +285,27 @@ def test_load_rejects_bad_csv(tmp_path, case):
     with pytest.raises(DatasetError, match=message) as info:
         load_datalist(root)
     assert "landmarks.csv" in str(info.value) or "image '001'" in str(info.value)
+
+
+def test_landmark_outside_its_image_loads_as_missing_with_a_warning(tmp_path):
+    root = write_toy(tmp_path / "ds")
+    rewrite_csv(root, lambda ls: [ls[0], set_cell(ls[1], 4, str(W)), *ls[2:]])
+    with pytest.warns(OutsideImageWarning, match=rf"image '001' .*001.png\): landmark 0 at \({W}, .*\) lies outside"):
+        items = load_datalist(root)
+    points = items[0][Keys.LANDMARKS][0]
+    assert len(items) == 3 and np.isnan(points[0]).all() and not np.isnan(points[1:]).any()
+    with pytest.raises(DatasetError, match="landmark 0 at .* lies outside"):
+        load_datalist(root, strict_bounds=True)
+
+
+@pytest.mark.parametrize("x", [-1.0, -0.75, W - 0.25, W - 0.01])
+def test_landmark_within_half_a_pixel_of_the_edge_is_inside(tmp_path, x):
+    root = write_toy(tmp_path / "ds")
+    rewrite_csv(root, lambda ls: [ls[0], set_cell(ls[1], 4, str(x)), *ls[2:]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutsideImageWarning)
+        points = load_datalist(root, strict_bounds=True)[0][Keys.LANDMARKS][0]
+    assert points[0, 0] == pytest.approx(x)
 
 
 def test_empty_coordinates_are_missing_landmarks(tmp_path):

@@ -282,13 +282,16 @@ def csv_infinite_coordinate(tmp):
 def csv_negative_coordinate(tmp):
     root = _dataset(tmp)
     _edit_csv(root, "images/img1.png,1,2,3", "images/img1.png,1,-4,3")
-    return Case(lambda: load_datalist(root), DatasetError, "image 'img1'", r"landmark 1 at \(-4, 3\) lies outside")
+    refuse = lambda: load_datalist(root, strict_bounds=True)  # noqa: E731
+    return Case(refuse, DatasetError, "image 'img1'", r"landmark 1 at \(-4, 3\) lies outside")
 
 
 def csv_coordinate_outside_the_image(tmp):
     root = _dataset(tmp)
     _edit_csv(root, "images/img1.png,0,2,3", "images/img1.png,0,2,12")
-    return Case(lambda: load_datalist(root), DatasetError, "image 'img1'", r"\(2, 12\) lies outside the 16 x 12")
+    return Case(
+        lambda: load_datalist(root, strict_bounds=True), DatasetError, "image 'img1'", r"\(2, 12\) lies outside the 16 x 12"
+    )
 
 
 def csv_duplicate_landmark_row(tmp):
