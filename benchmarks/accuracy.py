@@ -63,6 +63,8 @@ class Suite:
     label: str
     derived: dict = field(default_factory=dict)  # derived evaluation -> the evaluation whose predictions it uses
     shipped: bool = False  # evaluate the bundle's own weights; never train
+    groups: str | None = None  # per-structure errors: "dataset" (its landmark_groups) or "vertebrae" (by name)
+    mse_scale: float | None = None  # also the mean squared error with errors scaled by this (another pixel frame)
 
 
 ISBI_PROTOCOL = (
@@ -100,6 +102,26 @@ def _shipped_suite(bundle: str, model: str) -> Suite:
     )
 
 
+def _shipped_coarse_suite(bundle: str, dataset: str, protocol: str, label: str, **extra) -> Suite:
+    """Evaluate the coarse model a bundle ships (no refiner) on its dataset's test1; nothing is trained."""
+    return Suite(
+        bundle=bundle,
+        dataset=dataset,
+        model_overrides={},
+        train_overrides={},
+        evaluations=(Evaluation(f"{dataset}_test1", dataset, "test1", protocol),),
+        label=label,
+        shipped=True,
+        **extra,
+    )
+
+
+JSRT_PROTOCOL = (
+    "JSRT test1 (64 images), stored 512 x 512 at 0.7 mm/px, errors in mm; MSE in px^2 of the 1024 x 1024 frame "
+    "(Gaggion et al.'s form; their JSRT + Padchest split is not ours)"
+)
+AASCE_PROTOCOL = "AASCE 2019 test1 (51 images), pixels of the original JPEG images (no spacing known)"
+
 SUITES = {
     "isbi2015_cpu_scale": Suite(
         bundle="htc_ceph",
@@ -130,7 +152,21 @@ SUITES = {
     ),
     "htc_ceph_shipped": _shipped_suite("htc_ceph", "HTC at width 0.25, 256 x 320 input"),
     "gu2net_ceph_shipped": _shipped_suite("gu2net_ceph", "GU2Net with channels 16-128, 256 x 320 input"),
-}
+    "gu2net_chest_shipped": _shipped_coarse_suite(
+        "gu2net_chest", "jsrt_chest", JSRT_PROTOCOL,
+        "Shipped `gu2net_chest` weights: GU2Net 16-128 (global 64), 256 x 256 input, coarse only, trained on JSRT "
+        "train with 20 images held out for validation",
+        groups="dataset", mse_scale=2 / 0.7,
+    ),
+    "gu2net_spine_shipped": _shipped_coarse_suite(
+        "gu2net_spine", "aasce_spine", AASCE_PROTOCOL,
+        "Shipped `gu2net_spine` weights: GU2Net 16-128 (global 64), fitted into 192 x 512 with the aspect ratio kept, "
+        "coarse only, trained on AASCE train with 48 images held out for validation",
+        groups="vertebrae",
+    ),
+}  # fmt: skip
+#: shipped suites that compare a coarse model with its cascade (the report's cascade section)
+CASCADE_SUITES = tuple(n for n, s in SUITES.items() if s.shipped and any(e.cascade for e in s.evaluations))
 
 
 # ----------------------------------------------------------------------------------------------- commands
@@ -420,9 +456,26 @@ def evaluate(suite_name: str, suite: Suite, ev: Evaluation, datasets_dir: Path, 
         # one set of overlays per image set (the senior evaluation shows the same predictions)
         "overlays": _copy_overlays(report_dir, f"{suite_name}_{ev.name}") if ev.ground_truth == "mean" else [],
     }
+    result |= _structure_summaries(suite, datasets_dir / ev.dataset, errors)
     result |= record(SEED, batch_size=1, input_size=_input_size(suite), threads=threads,
                      load_average_1min_at_start=load_start)  # fmt: skip
     return result
+
+
+def _structure_summaries(suite: Suite, dataset_root: Path, errors: list[list[float]]) -> dict:
+    """Per-structure errors and the mean squared error in another frame, where the suite asks for them."""
+    from monai_landmarks.data import read_metadata
+    from monai_landmarks.metrics.groups import group_errors, landmark_groups, mean_squared_error, vertebra_groups
+
+    out: dict = {}
+    meta = read_metadata(dataset_root)
+    if suite.groups == "dataset":
+        out["groups"] = group_errors(errors, landmark_groups(meta))
+    elif suite.groups == "vertebrae":
+        out["groups"] = group_errors(errors, vertebra_groups(meta["landmark_names"]))
+    if suite.mse_scale is not None:
+        out["mse"] = {"value": mean_squared_error(errors, suite.mse_scale), "scale": suite.mse_scale}
+    return out
 
 
 def _input_size(suite: Suite) -> list[int]:
@@ -459,17 +512,21 @@ def _predictions(report_dir: Path) -> list[list[list[float]]]:
     return [[[float(r[f"x_{i}"]), float(r[f"y_{i}"])] for i in range(k)] for r in rows]
 
 
-def shipped_weights(suite: Suite, checkpoint: Path | None, refiner: Path | None) -> tuple[Path, Path]:
+def shipped_weights(suite: Suite, checkpoint: Path | None, refiner: Path | None) -> tuple[Path, Path | None]:
     """The coarse and refiner weights a shipped suite evaluates: the bundle's ``models/`` unless given; checked
-    here, since a missing refiner would silently give coarse landmarks (the bundle then skips refinement)."""
+    here, since a missing refiner would silently give coarse landmarks (the bundle then skips refinement). A suite
+    with no cascade evaluation takes no refiner (None)."""
     from monai_landmarks.engines.cascade import refiner_meta
 
     models = ROOT / "bundles" / suite.bundle / "models"
-    checkpoint, refiner = Path(checkpoint or models / "model.pt"), Path(refiner or models / "refiner.pt")
+    checkpoint = Path(checkpoint or models / "model.pt")
+    cascade = any(ev.cascade for ev in suite.evaluations)
+    refiner = Path(refiner or models / "refiner.pt") if cascade else None
     for path, option in ((checkpoint, "--checkpoint"), (refiner, "--refiner")):
-        if not path.is_file():
+        if path is not None and not path.is_file():
             raise FileNotFoundError(f"{path}: no weights there; commit the bundle's weights or pass {option}.")
-    refiner_meta(refiner)  # ValueError naming the file when it is not self-describing refiner weights
+    if refiner is not None:
+        refiner_meta(refiner)  # ValueError naming the file when it is not self-describing refiner weights
     return checkpoint, refiner
 
 
@@ -477,13 +534,17 @@ def _sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
 
 
-def shipped_training(checkpoint: Path, refiner: Path, coarse_run: Path | None, refiner_run: Path | None) -> dict:
+def shipped_training(
+    checkpoint: Path, refiner: Path | None, coarse_run: Path | None, refiner_run: Path | None
+) -> dict:
     """What is known of how the shipped weights were trained, from their run folders when given (the lead's
     ``training_<bundle>.json``, read by the report, is the record that counts)."""
     from monai_landmarks.engines.cascade import refiner_meta
 
-    out: dict = {"command": None, "weights_sha256": {"coarse": _sha256(checkpoint), "refiner": _sha256(refiner)}}
-    out["refiner_meta"] = refiner_meta(refiner)  # the patch size, pixel size and widths the refiner was trained with
+    out: dict = {"command": None, "weights_sha256": {"coarse": _sha256(checkpoint)}}
+    if refiner is not None:
+        out["weights_sha256"]["refiner"] = _sha256(refiner)
+        out["refiner_meta"] = refiner_meta(refiner)  # the patch size, pixel size and widths the refiner trained with
     if coarse_run is not None:
         out["coarse_run"] = {"folder": str(coarse_run)} | training_facts(Path(coarse_run))
     if refiner_run is not None:

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.provenance import FIGURES_DIR, ROOT
+from benchmarks.report_anatomies import anatomies_section
 
 # the issue's timing of the original GU2Net code on this kind of machine (2 threads, batch 2, 512 x 416, fp32)
 GU2NET_ORIGINAL_QUOTED = {"train": 0.19, "infer": 0.75}
@@ -76,10 +77,11 @@ HTC_PARAMETERS = [
 def load_results(results_dir: Path) -> dict:
     """The result files of a folder: ``{"speed": {module: pytest-benchmark JSON}, "accuracy": {evaluation:
     record}, "shipped": {suite: {evaluation: record}}, "training": {bundle: training record}}``; the shipped
-    suites' records (the cascade) are kept apart, since both bundles' suites share evaluation names."""
-    from benchmarks.accuracy import load_training
+    suites' records (the cascade) are kept apart, since both bundles' suites share evaluation names; shipped
+    coarse-only suites of other anatomies (spine, chest) go to ``"anatomies"``."""
+    from benchmarks.accuracy import CASCADE_SUITES, load_training
 
-    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "training": {}}
+    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "anatomies": {}, "training": {}}
     for path in sorted(Path(results_dir).glob("speed_*.json")):  # speed_<module>[-<part>].json
         module = path.stem.removeprefix("speed_").split("-")[0]
         merged = out["speed"].setdefault(module, {"benchmarks": []})
@@ -87,7 +89,8 @@ def load_results(results_dir: Path) -> dict:
     for path in sorted(Path(results_dir).glob("accuracy_*.json")):
         rec = json.loads(path.read_text())
         if rec.get("shipped"):
-            out["shipped"].setdefault(rec["suite"], {})[rec["evaluation"]] = rec
+            kind = "shipped" if rec["suite"] in CASCADE_SUITES else "anatomies"
+            out[kind].setdefault(rec["suite"], {})[rec["evaluation"]] = rec
         else:
             out["accuracy"][rec["evaluation"]] = rec
     for path in sorted(Path(results_dir).glob("training_*.json")):  # training_<bundle>.json
@@ -879,6 +882,7 @@ def render(results: dict, figure_lines: list[str]) -> str:
     cascade = cascade_section(results)
     lines += _contents(bool(cascade))
     lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"]) + cascade
+    lines += anatomies_section(results.get("anatomies", {}))
     lines += networks_section(results["speed"]) + heatmaps_section(results["speed"])
     lines += pipeline_section(results["speed"])
     return "\n".join(lines).rstrip() + "\n"

@@ -353,3 +353,39 @@ def test_bench_cascade_runs(tmp_path):
     assert info["bundle"] == "htc_ceph" and info["threads"] == 1 and info["images"] == 1
     assert set(info["seconds_per_image"]) == {"coarse", "cascade"} and "noise" in info["image_source"]
     assert info["refiner_meta"]["patch_size"] > 0 and info["seed"] == 0 and "git_commit" in info
+
+
+# ----------------------------------------------------------------------------------------------- spine and chest
+
+
+@pytest.mark.parametrize("name", ["gu2net_chest_shipped", "gu2net_spine_shipped"])
+def test_coarse_only_suites_take_no_refiner(name, tmp_path):
+    suite = SUITES[name]
+    assert suite.shipped and not any(ev.cascade for ev in suite.evaluations)
+    (tmp_path / "model.pt").write_bytes(b"weights")
+    assert shipped_weights(suite, tmp_path / "model.pt", None) == (tmp_path / "model.pt", None)
+    cmd = eval_command(suite, suite.evaluations[0], tmp_path, tmp_path / "run", tmp_path / "model.pt")
+    assert cmd[cmd.index("--eval_split") + 1] == "test1" and cmd[cmd.index("--refiner_path") + 1] == ""
+
+
+def test_report_spine_and_chest_section(tmp_path):
+    from benchmarks.accuracy import _structure_summaries
+
+    chest = tmp_path / "jsrt_chest"
+    chest.mkdir()
+    (chest / "dataset.json").write_text(json.dumps({"name": "c", "num_landmarks": 2, "pixel_spacing_mm": 0.7,
+                                                    "landmark_groups": {"a": [0, 1], "b": [1, 2]}}))  # fmt: skip
+    errors = [[0.7, 1.4], [2.1, float("nan")]]
+    extra = _structure_summaries(SUITES["gu2net_chest_shipped"], chest, errors)
+    assert extra["groups"]["a"]["mre"] == pytest.approx(1.4) and extra["groups"]["b"]["count"] == 1
+    assert extra["mse"]["value"] == pytest.approx((4 + 16 + 36) / 3)  # 2, 4, 6 px of the 1024 frame
+    rec = _record("gu2net_chest_shipped", "jsrt_chest_test1", 1.4, 50.0, False, errors=errors, **extra)
+    (tmp_path / "accuracy_gu2net_chest_shipped_jsrt_chest_test1.json").write_text(json.dumps(rec))
+    results = load_results(tmp_path)
+    assert not results["shipped"] and set(results["anatomies"]) == {"gu2net_chest_shipped"}
+    lines = write_report(tmp_path, tmp_path / "README.md", figures=False).splitlines()
+    assert "## Spine and chest" in lines and "Coarse-to-fine" not in "\n".join(lines)
+    assert "| 1.40 mm (0.70) | 33.3 / 33.3 / 66.7 / 100.0 (2 / 2.5 / 3 / 4 mm) | 3 | 18.7 px^2 |" in _row(
+        lines, "| `gu2net_chest` |"
+    )
+    assert _row(lines, "| a | 1.40 (").endswith("| 2 |")
