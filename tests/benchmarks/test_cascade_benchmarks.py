@@ -385,7 +385,7 @@ def test_report_spine_and_chest_section(tmp_path):
     assert not results["shipped"] and set(results["anatomies"]) == {"gu2net_chest_shipped"}
     lines = write_report(tmp_path, tmp_path / "README.md", figures=False).splitlines()
     assert "## Spine and chest" in lines and "Coarse-to-fine" not in "\n".join(lines)
-    assert "| 1.40 mm (0.70) | 33.3 / 33.3 / 66.7 / 100.0 (2 / 2.5 / 3 / 4 mm) | 3 | 18.7 px^2 |" in _row(
+    assert "| 1.40 mm (0.70) | 66.7 / 100.0 / 100.0 / 100.0 (2 / 2.5 / 3 / 4 mm) | 3 | 18.7 px^2 |" in _row(
         lines, "| `gu2net_chest` |"
     )
     assert _row(lines, "| a | 1.40 (").endswith("| 2 |")
