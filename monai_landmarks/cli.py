@@ -126,10 +126,11 @@ def _predict(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    input_files = image_files(args.images, _warn("predict"))
     check_output_folder(args.out, args.images)
     overrides = {
         "bundle_root": str(bundle),
-        "input_files": image_files(args.images, _warn("predict")),
+        "input_files": input_files,
         "output_dir": str(args.out),
         "ckpt_path": str(weights),
         "progress": not args.quiet,  # the bundle's RunProgress handler

@@ -196,7 +196,7 @@ def image_files(paths, warn: Callable[[str], None] | None = None) -> list[str]:
             what = "no such image file or folder" if kind == "missing" else f"{kind}, not an image file or folder"
             raise FileNotFoundError(f"{display(path)}: {what}.")
     if not files:
-        raise ValueError(f"no image files found in {', '.join(map(display, _as_list(paths)))}.")
+        raise ValueError(f"{', '.join(map(display, _as_list(paths)))}: no image files found.")
     _check_unique_names(files)
     return list(dict.fromkeys(str(f) for f in files))
 

@@ -17,7 +17,7 @@ from monai_landmarks.utils.paths import child_path, display
 __all__ = ["JOURNAL_FILE", "PredictionJournal"]
 
 JOURNAL_FILE = "predict_journal.jsonl"
-_HEADER = {"predict_journal": 1, "note": "files monai-landmarks predict wrote here; later predict runs may replace them"}
+_HEADER = {"predict_journal": 1, "note": "files monai-landmarks predict wrote here; later predict runs may replace"}
 
 
 class PredictionJournal:
