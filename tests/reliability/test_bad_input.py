@@ -1193,27 +1193,29 @@ def predict_image_of_zero_width(tmp):
     return Case(_predict(tmp, path), 1, str(path), r"has no pixels \(size 0 x 12\)", out=tmp / "pred")
 
 
-def image_file_without_read_permission(tmp):
-    import shutil
-    import tempfile
+def _without_file_permission_override() -> None:
+    """In a child running as root: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the capability bounding set,
+    so after ``exec`` file modes apply to it as to anyone (root reads a mode-000 file otherwise)."""
+    import ctypes
 
-    # root reads a mode-000 file anyway: the reader runs in a child as "nobody" when the tests run as root
-    folder = Path(tempfile.mkdtemp(prefix="unreadable-"))
-    folder.chmod(0o755)
-    path = _png(folder / "a.png", _gray())
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def image_file_without_read_permission(tmp):
+    path = _png(tmp / "a.png", _gray())
     path.chmod(0o000)
     code = (
         "import sys\nfrom monai_landmarks.data.image_reader import read_image\ntry:\n    read_image(sys.argv[1])\n"
         "except Exception as e:\n    print(type(e).__name__, e)\n    sys.exit(3)\n"
     )
-    user = {"user": 65534, "group": 65534, "extra_groups": []} if os.geteuid() == 0 else {}
+    as_root = {"preexec_fn": _without_file_permission_override} if os.geteuid() == 0 else {}
 
     def call():
-        try:
-            done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=300,
-                                  cwd=Path(__file__).resolve().parents[2], **user)  # fmt: skip
-        finally:
-            shutil.rmtree(folder)
+        done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=300,
+                              cwd=Path(__file__).resolve().parents[2], **as_root)  # fmt: skip
         assert done.returncode == 3 and done.stdout.startswith("ImageReadError"), (done.returncode, done.stderr[-500:])
         raise ImageReadError(done.stdout)
 
