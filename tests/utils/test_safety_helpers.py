@@ -105,3 +105,17 @@ def test_not_a_file_says_what_the_path_is(tmp_path):
     assert kinds == {"f": None, "loop": "a symbolic link loop", "dangling": "a broken symbolic link",
                      "fifo": "a FIFO, socket or device", "missing": "missing"}  # fmt: skip
     assert not_a_file(tmp_path) == "a folder"
+
+
+def test_a_failed_torch_save_names_its_file(tmp_path, monkeypatch):
+    import torch
+
+    from monai_landmarks.utils.io import WriteError, atomic_torch_save
+
+    def broken(obj, path):  # what torch's zip writer raises when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(WriteError, match=f"{tmp_path / 'model.pt'}: could not write it .*inline_container"):
+        atomic_torch_save({"a": 1}, tmp_path / "model.pt")
+    assert os.listdir(tmp_path) == []
