@@ -86,35 +86,6 @@ def _warn(command: str):
     return lambda message: print(f"monai-landmarks {command}: warning: {message}", file=sys.stderr)
 
 
-def _image_files(paths: Sequence[str]) -> list[str]:
-    """The image files named or in the folders named (not recursive); their file names must be unique, since
-    outputs are named after them."""
-    from monai_landmarks.utils.paths import display, regular_files
-
-    files: list[Path] = []
-    for p in map(Path, paths):
-        if p.is_dir():
-            files += regular_files(sorted(f for f in p.iterdir() if not f.name.startswith(".")), _warn("predict"))
-        elif p.exists():
-            found = regular_files([p])
-            if not found:
-                raise ValueError(f"{display(p)}: not a regular file (FIFO, socket or device); refused.")
-            files += found
-        else:
-            raise FileNotFoundError(f"{display(p)}: no such image file or folder.")
-    if not files:
-        raise ValueError(f"no image files found in {', '.join(paths)}.")
-    first: dict[str, Path] = {}
-    for f in files:
-        if f.name in first and first[f.name].resolve() != f.resolve():
-            raise ValueError(
-                f"{display(f)} and {display(first[f.name])} have the same file name, and outputs are named after "
-                "it; predict them into separate output folders."
-            )
-        first.setdefault(f.name, f)
-    return list(dict.fromkeys(str(f) for f in files))
-
-
 def _settings(pairs: Sequence[str]) -> dict:
     """``KEY=VALUE`` config overrides; values are read as JSON where they parse, else kept as text."""
     settings = {}
@@ -143,6 +114,7 @@ def _positive_float(text: str) -> float:
 def _predict(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigWorkflow
 
+    from monai_landmarks.data.datalists import image_files
     from monai_landmarks.handlers.checkpoint import check_weights
     from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
     from monai_landmarks.utils.paths import check_output_folder
@@ -154,10 +126,11 @@ def _predict(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     if not weights.is_file():
         raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    input_files = image_files(args.images, _warn("predict"))
     check_output_folder(args.out, args.images)
     overrides = {
         "bundle_root": str(bundle),
-        "input_files": _image_files(args.images),
+        "input_files": input_files,
         "output_dir": str(args.out),
         "ckpt_path": str(weights),
         "progress": not args.quiet,  # the bundle's RunProgress handler
@@ -179,8 +152,28 @@ def _predict(args: argparse.Namespace) -> int:
             _stop_writer(writer, len(overrides["input_files"]), interrupted=isinstance(e, KeyboardInterrupt))
         raise
     workflow.finalize()
-    print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
+    total = len(overrides["input_files"])
+    failed = [f for writer in writers for f in writer.failures]
+    if failed:
+        print(f"monai-landmarks predict: error: {_failed_images(failed, total, args.out)}", file=sys.stderr)
+        return EXIT_FAILED
+    print(f"wrote predictions for {total} image(s) to {args.out}")
     return EXIT_OK
+
+
+def _failed_images(failed: Sequence[dict], total: int, out) -> str:
+    """One line: how many images failed and why (the first few), and where the rest went."""
+    from monai_landmarks.handlers.prediction_writer import SUMMARY_FILE
+    from monai_landmarks.utils.paths import display
+
+    reasons = "; ".join(f"{display(f['image'])}: {f['reason']}" for f in failed[:5])
+    more = f"; and {len(failed) - 5} more" if len(failed) > 5 else ""
+    if len(failed) == total:
+        return f"{len(failed)} of {total} image(s) failed, nothing was written: {reasons}{more}"
+    return (
+        f"{len(failed)} of {total} image(s) failed: {reasons}{more}. The other {total - len(failed)} were predicted "
+        f"into {display(out)}; {SUMMARY_FILE} lists the failed ones."
+    )
 
 
 def _configs(bundle: Path, synthetic: bool, *extra: str) -> list[str]:
@@ -254,7 +247,7 @@ def _stop_writer(writer, total: int, interrupted: bool) -> None:
     """After a failed or interrupted run: list what finished (a summary marked incomplete) and unlock."""
     if not writer.lock.held:
         return
-    summary = writer.finish(complete=False) if writer.outputs else writer.lock.release()
+    summary = writer.finish(complete=False)
     if interrupted:
         done = f"the finished ones are listed in {summary}" if summary else "nothing was written"
         print(f"monai-landmarks predict: interrupted after {len(writer.outputs)} of {total} image(s); {done}.",
@@ -377,7 +370,10 @@ def _predict_help() -> str:
         "predict_summary.json last (what finished). The spacing is --spacing, else the header's for MetaImage, "
         "NIfTI, NRRD and DICOM (Pixel Spacing, else Imager Pixel Spacing; the JSON's spacing_source says which); "
         "PNG and JPEG give pixels only. The output folder may not be an input folder; files there that no earlier "
-        "predict run wrote are never replaced. Ctrl-C or SIGTERM stop it with exit 130 or 143."
+        "predict run wrote (predict_journal.jsonl) are never replaced, so later runs on other images add to it. "
+        "In input folders, files that are not images (README.txt, datastore_v2.json, subfolders) are skipped with "
+        "a note; an image that cannot be read is reported and the others go on, and the exit status is then 1. "
+        "Ctrl-C or SIGTERM stop it with exit 130 or 143."
     )
 
 

@@ -12,6 +12,7 @@ from .converters import (
     split_by_order,
 )
 from .datalists import (
+    InferenceDataset,
     dataset_folder,
     error_protocol,
     image_datalist,
@@ -72,6 +73,7 @@ __all__ = [
     "error_protocol",
     "generate_phantom_dataset",
     "image_datalist",
+    "InferenceDataset",
     "image_files",
     "landmark_names",
     "load_datalist",

@@ -4,16 +4,24 @@ datalists, the unit protocol its errors are reported in, and the image files an 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+import os
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
+from monai.data import IterableDataset
+from monai.transforms import apply_transform
+from torch.utils.data import get_worker_info
 
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
+from monai_landmarks.data.image_reader import SUPPORTED_SUFFIXES
 from monai_landmarks.metrics.protocol import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.paths import display, not_a_file
 
 __all__ = [
+    "InferenceDataset",
     "datalist_arrays",
     "dataset_folder",
     "error_protocol",
@@ -23,6 +31,8 @@ __all__ = [
     "resolve_dataset",
     "training_datalists",
 ]
+
+_logger = logging.getLogger(__name__)
 
 
 def dataset_folder(dataset_dir) -> Path:
@@ -154,20 +164,97 @@ def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm
     return ErrorProtocol("px")
 
 
-def image_files(folder) -> list[str]:
-    """The image files directly in ``folder`` (sorted; hidden files skipped): an inference run's input.
+def image_files(paths, warn: Callable[[str], None] | None = None) -> list[str]:
+    """The image files an inference run reads: the files named in ``paths`` and the images directly in the folders
+    among them (each folder sorted; not recursive). One policy for the command line, the bundles'
+    ``inference.json`` (``image_files(@dataset_dir)``) and a MONAI Label studies folder.
+
+    In a folder, what is not an image file is skipped with one note per folder (``warn``, default: this module's
+    logger): hidden files (``.DS_Store``), subfolders (MONAI Label's ``labels/``), FIFOs, broken links, and files
+    whose name has none of the reader's suffixes (:data:`~.image_reader.SUPPORTED_SUFFIXES`) unless they start
+    like a DICOM file (DICOM files often have no suffix): a ``README.txt``, MONAI Label's ``datastore_v2.json``,
+    the ``.raw`` beside an ``.mhd``. A file named on its own is kept whatever its name, and the reader says what
+    is wrong with it. Outputs are named after the file names, so those must be unique.
+
+    Args:
+        paths: a folder or image file, or a sequence of them.
+        warn: called with each note.
 
     Raises:
-        FileNotFoundError: if ``folder`` is not a folder.
-        ValueError: if it holds no file, so a misspelt or empty input folder fails instead of predicting nothing.
+        FileNotFoundError: a path that does not exist (or is a broken symbolic link or a link loop).
+        ValueError: a path that is a FIFO, socket or device; no image file at all; two files of one name.
     """
-    folder = Path(folder).expanduser()
-    if not folder.is_dir():
-        raise FileNotFoundError(f"{folder}: no such input folder (set dataset_dir to a folder of images).")
-    files = sorted(str(f) for f in folder.iterdir() if f.is_file() and not f.name.startswith("."))
+    warn = warn or _logger.warning
+    files: list[Path] = []
+    for given in [paths] if isinstance(paths, (str, os.PathLike)) else paths:
+        path = Path(given).expanduser()
+        kind = not_a_file(path)
+        if kind == "a folder":
+            files += _folder_images(path, warn)
+        elif kind is None:
+            files.append(path)
+        elif kind == "a FIFO, socket or device":
+            raise ValueError(f"{display(path)}: not a regular file (FIFO, socket or device); refused.")
+        else:
+            what = "no such image file or folder" if kind == "missing" else f"{kind}, not an image file or folder"
+            raise FileNotFoundError(f"{display(path)}: {what}.")
     if not files:
-        raise ValueError(f"{folder}: no image files found (set dataset_dir to a folder of images).")
-    return files
+        raise ValueError(f"{', '.join(map(display, _as_list(paths)))}: no image files found.")
+    _check_unique_names(files)
+    return list(dict.fromkeys(str(f) for f in files))
+
+
+def _as_list(paths) -> list:
+    return [paths] if isinstance(paths, (str, os.PathLike)) else list(paths)
+
+
+def _folder_images(folder: Path, warn: Callable[[str], None]) -> list[Path]:
+    try:
+        entries = sorted(folder.iterdir())
+    except OSError as e:
+        raise OSError(e.errno, f"{display(folder)}: cannot list the folder ({e.strerror}).") from e
+    images, skipped = [], []
+    for entry in entries:
+        kind = not_a_file(entry)
+        if entry.name.startswith(".") or kind is not None:
+            skipped.append(entry.name + ("/" if kind == "a folder" else ""))
+        elif _is_image_name(entry) or _starts_like_dicom(entry):
+            images.append(entry)
+        else:
+            skipped.append(entry.name)
+    if skipped:
+        shown = ", ".join(skipped[:10]) + (f" and {len(skipped) - 10} more" if len(skipped) > 10 else "")
+        suffixes = " ".join(f".{s}" for s in SUPPORTED_SUFFIXES)
+        warn(
+            f"{display(folder)}: skipped {len(skipped)} of {len(entries)} entries, not image files (images are "
+            f"{suffixes} or DICOM; hidden files and folders are skipped): {display(shown)}."
+        )
+    return images
+
+
+def _is_image_name(path: Path) -> bool:
+    name = path.name.lower()
+    return any(name.endswith(f".{suffix}") for suffix in SUPPORTED_SUFFIXES)
+
+
+def _starts_like_dicom(path: Path) -> bool:
+    """A DICOM Part 10 file: 128 preamble bytes, then ``DICM``."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(132)[128:] == b"DICM"
+    except OSError:
+        return False
+
+
+def _check_unique_names(files: Sequence[Path]) -> None:
+    first: dict[str, Path] = {}
+    for f in files:
+        if f.name in first and first[f.name].resolve() != f.resolve():
+            raise ValueError(
+                f"{display(f)} and {display(first[f.name])} have the same file name, and outputs are named after "
+                "it; predict them into separate output folders."
+            )
+        first.setdefault(f.name, f)
 
 
 def image_datalist(files: Sequence[str]) -> list[dict]:
@@ -179,6 +266,54 @@ def image_datalist(files: Sequence[str]) -> list[dict]:
     if not files:
         raise ValueError("no input images: the list of image files is empty.")
     return [{"image": str(f)} for f in files]
+
+
+class InferenceDataset(IterableDataset):
+    """The images of an inference run, each through ``transform``; an image the transform fails on (unreadable,
+    truncated, NaN pixels, no pixels) is logged, recorded in :attr:`failures` and skipped, and the run goes on.
+
+    Iterable, with no length, so a skipped image is simply not yielded (an Ignite engine then ends the epoch when
+    the images run out). Failures are recorded in the process that iterates: with ``num_workers > 0`` each worker
+    logs its own, and :class:`~monai_landmarks.handlers.LandmarkPredictionWriter` reports the images that gave
+    no prediction.
+
+    Args:
+        data: datalist items (:func:`image_datalist`).
+        transform: the preprocessing.
+    """
+
+    def __init__(self, data: Sequence[dict], transform: Callable | None = None) -> None:
+        super().__init__(data, transform)
+        self.failures: list[dict] = []  #: ``{"image": file, "reason": message}`` per skipped image, this pass
+
+    def __iter__(self) -> Iterator[dict]:
+        info = get_worker_info()
+        workers, worker = (info.num_workers, info.id) if info is not None else (1, 0)
+        self.failures = []
+        for item in list(self.data)[worker::workers]:
+            sample = self._load(item)
+            if sample is not None:
+                yield sample
+
+    def _load(self, item: dict) -> dict | None:
+        try:
+            return apply_transform(self.transform, item) if self.transform is not None else item
+        except Exception as e:  # one bad image must not end the batch; the reason is kept and shown
+            image = str(item.get(Keys.IMAGE, ""))
+            self.failures.append({"image": image, "reason": _reason(e, image)})
+            _logger.warning(f"{display(image)}: {self.failures[-1]['reason']} (skipped; the other images go on)")
+            return None
+
+
+def _reason(error: BaseException, image: str) -> str:
+    """The message of the error a MONAI transform wrapped (``applying transform ...`` names no file), without
+    the file name it starts with."""
+    while error.__cause__ is not None and str(error).startswith("applying transform"):
+        error = error.__cause__
+    text = str(error).strip() or type(error).__name__
+    for prefix in (f"{image}: ", f"{display(image)}: "):
+        text = text.removeprefix(prefix)
+    return text
 
 
 def datalist_arrays(items: Sequence[dict]) -> list[dict]:

@@ -105,6 +105,8 @@ def _check_file(path: str) -> None:
         if os.path.exists(path):
             raise ImageReadError(f"{display(path)}: not a regular file (a FIFO, socket, device or folder).")
         raise ImageReadError(f"{display(path)}: image file not found.")
+    if not os.access(path, os.R_OK):  # else SimpleITK says "unable to determine ImageIO reader"
+        raise ImageReadError(f"{display(path)}: permission denied; this user may not read the file.")
     if display(path) != path:
         raise ImageReadError(
             f"{display(path)}: the file name is not valid UTF-8 (bytes shown as \\x escapes), which SimpleITK "
@@ -131,6 +133,8 @@ def _header_from_reader(reader: sitk.ImageFileReader) -> ImageHeader:
     extra = size[2:]
     if len(size) < 2 or any(n != 1 for n in extra):
         raise ImageReadError(f"{path}: expected a 2D image (or 3D with one slice), got size {size}.")
+    if 0 in size[:2]:
+        raise ImageReadError(f"{path}: the image has no pixels (size {size[0]} x {size[1]}).")
     spacing, origin = reader.GetSpacing(), reader.GetOrigin()
     header = ImageHeader(
         path=path,

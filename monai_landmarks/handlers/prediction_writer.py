@@ -18,11 +18,12 @@ from monai.utils import min_version, optional_import
 
 from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
+from monai_landmarks.handlers.prediction_journal import JOURNAL_FILE, PredictionJournal
 from monai_landmarks.handlers.prediction_table import PredictionTable
 from monai_landmarks.utils.io import atomic_write_json
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.locks import FolderLock
-from monai_landmarks.utils.paths import child_path
+from monai_landmarks.utils.paths import child_path, display
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 
@@ -80,9 +81,13 @@ class LandmarkPredictionWriter:
     ``<name>`` is the sample's image id when it has one (datalists), else the image's full file name, so
     ``1.2.840.1.png`` gives ``1.2.840.1.png.json`` and ``x.dcm`` and ``x.mha`` stay apart; two samples with
     one name are refused. Every file is written atomically. The writer locks ``output_dir`` for the run
-    (:class:`~monai_landmarks.utils.locks.FolderLock`), never replaces a file it did not write except the
-    outputs an earlier run listed in its summary, and writes the summary :data:`SUMMARY_FILE` last: what
-    finished, whether the run completed, and the run's CSV (``table``).
+    (:class:`~monai_landmarks.utils.locks.FolderLock`) and records each output in the folder's journal
+    (:mod:`.prediction_journal`) before writing it; it never replaces a file that no predict run wrote there, so
+    later runs on other images add to the folder. An image's JSON, overlay and CSV rows are kept together: when
+    one of them fails (a full disk) or the run is interrupted, that image's files of this run are removed and its
+    rows cut. The summary :data:`SUMMARY_FILE` is written last, when at least one image was predicted: what
+    finished, the images that failed (``failed``: image and reason; :class:`~monai_landmarks.data.InferenceDataset`
+    skips them), whether the run completed, and the run's CSV (``table``).
 
     Args:
         output_dir: where the files go.
@@ -115,8 +120,11 @@ class LandmarkPredictionWriter:
         self.table = PredictionTable(self.output_dir) if table else None
         self.outputs: list[dict] = []
         self.lock = FolderLock(self.output_dir, "predict")
+        self.journal = PredictionJournal(self.output_dir)
+        self.failures: list[dict] = []  #: images that gave no prediction, with the reason (after :meth:`finish`)
         self._sources: dict[str, str] | None = None  # output name -> image, this run
-        self._earlier: set[str] = set()  # files an earlier run listed in its summary
+        self._earlier: set[str] = set()  # files earlier predict runs wrote here (journal and summary)
+        self._dataset = None  # the engine's dataset, for the images it skipped
 
     def attach(self, engine) -> None:
         engine.add_event_handler(Events.STARTED, self.start)
@@ -124,24 +132,54 @@ class LandmarkPredictionWriter:
         engine.add_event_handler(Events.COMPLETED, self.finish)
 
     def start(self, engine=None) -> None:
-        """Lock the output folder and read what an earlier run wrote there."""
+        """Lock the output folder and read what earlier runs wrote there."""
         self.lock.acquire()
-        self.written, self.outputs, self._sources = [], [], {SUMMARY_FILE: "the run's summary"}
-        if self.table is not None:
-            self.table = PredictionTable(self.output_dir)  # each run its own CSV
-        self._earlier = _earlier_outputs(self.output_dir / SUMMARY_FILE)
-
-    def finish(self, engine=None, complete: bool = True) -> Path:
-        """Write the summary (last, so a complete one means a complete run) and release the lock."""
         try:
+            self.written, self.outputs, self.failures = [], [], []
+            self._sources = {SUMMARY_FILE: "the run's summary", JOURNAL_FILE: "the folder's journal"}
+            if self.table is not None:
+                self.table = PredictionTable(self.output_dir)  # each run its own CSV
+            earlier = _earlier_outputs(self.output_dir / SUMMARY_FILE) | self.journal.files()
+            self._earlier = {SUMMARY_FILE, JOURNAL_FILE, *earlier}
+            self._dataset = getattr(getattr(engine, "data_loader", None), "dataset", None)
+        except BaseException:
+            self.lock.release()
+            raise
+
+    def finish(self, engine=None, complete: bool = True) -> Path | None:
+        """Write the summary (last, so a complete one means a complete run) and release the lock.
+
+        Returns the summary's path, or None when no image was predicted (then nothing is written).
+        """
+        try:
+            if self.table is not None:
+                self.table.keep(len(self.outputs))  # rows of an image cut short by an interrupt go
+            self.failures = self._failed(complete)
+            if not self.outputs:
+                return None
             path = self.output_dir / SUMMARY_FILE
-            summary = {"complete": bool(complete), "num_images": len(self.outputs), "outputs": self.outputs}
+            summary = {
+                "complete": bool(complete), "num_images": len(self.outputs), "outputs": self.outputs,
+                "num_failed": len(self.failures), "failed": self.failures,
+            }  # fmt: skip
             if self.table is not None and self.table.path is not None:
                 summary["table"] = self.table.path.name  # this run's CSV (predictions.csv, predictions_2.csv, ...)
             atomic_write_json(path, summary)
             return path
         finally:
             self.lock.release()
+
+    def _failed(self, complete: bool) -> list[dict]:
+        """The images the dataset skipped; after a complete run also any other input that gave no prediction."""
+        failed = list(getattr(self._dataset, "failures", None) or [])
+        if not complete:
+            return failed
+        done = {_same(entry["image"]) for entry in self.outputs} | {_same(f["image"]) for f in failed}
+        for item in getattr(self._dataset, "data", None) or []:
+            image = item.get(Keys.IMAGE) if isinstance(item, dict) else None
+            if isinstance(image, (str, Path)) and _same(image) not in done:
+                failed.append({"image": str(image), "reason": "no prediction (its error is in the log)"})
+        return failed
 
     def __call__(self, engine) -> None:
         for sample in engine_samples(engine):
@@ -156,8 +194,8 @@ class LandmarkPredictionWriter:
             )
         if path.exists() and path.name not in self._earlier:
             raise FileExistsError(
-                f"{path}: exists and was not written by a predict run here (not in {SUMMARY_FILE}); refused "
-                "to replace it. Choose an empty output folder."
+                f"{path}: exists and was not written by a predict run here (not in {JOURNAL_FILE}); refused "
+                "to replace it. Move it away or choose another output folder."
             )
         self._sources[path.name] = source
         return path
@@ -176,16 +214,31 @@ class LandmarkPredictionWriter:
         )
         path = self._target(name, ".json", file or name)
         overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None
-        atomic_write_json(path, record)
-        entry = {"image": file, "json": path.name}
-        if self.table is not None:
-            self.table.append(record)
-        if overlay is not None:
-            self._write_overlay(overlay, file, record)
-            entry["overlay"] = overlay.name
+        entry = {"image": file, "json": path.name, **({"overlay": overlay.name} if overlay is not None else {})}
+        self.journal.record([path.name] + ([overlay.name] if overlay is not None else []), file or name)
+        done: list[Path] = []  # this image's files written so far
+        try:
+            atomic_write_json(path, record)
+            done.append(path)
+            if overlay is not None:
+                self._write_overlay(overlay, file, record)
+                done.append(overlay)
+            if self.table is not None:
+                self.table.append(record)
+            self.outputs.append(entry)  # the image counts from here on
+        except BaseException:
+            if not (self.outputs and self.outputs[-1] is entry):
+                self._undo(done)
+            raise
         self.written.append(path)
-        self.outputs.append(entry)
         return path
+
+    def _undo(self, files: list[Path]) -> None:
+        """Remove what this run wrote for an image it did not finish, so JSONs, CSV and summary agree."""
+        for path in files:
+            path.unlink(missing_ok=True)
+        if self.table is not None:
+            self.table.keep(len(self.outputs))
 
     @staticmethod
     def _write_overlay(path: Path, file: str, record: dict) -> None:
@@ -201,11 +254,18 @@ class LandmarkPredictionWriter:
 
 def _earlier_outputs(summary: Path) -> set[str]:
     """The file names an earlier predict run listed in its summary (they may be replaced)."""
-    if not summary.is_file():
+    if not summary.exists():
         return set()
     try:
-        outputs = json.loads(summary.read_text(encoding="utf-8")).get("outputs", [])
+        outputs = json.loads(summary.read_text(encoding="utf-8"))["outputs"]
         names = {entry[k] for entry in outputs for k in ("json", "overlay") if k in entry}
-    except (OSError, ValueError, AttributeError, TypeError) as e:
-        raise ValueError(f"{summary}: unreadable predict summary ({e}); choose an empty output folder.") from e
-    return {SUMMARY_FILE, *(n for n in names if isinstance(n, str))}
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise ValueError(
+            f"{display(summary)}: not a readable predict summary ({e!r}); refused to replace it. Choose another "
+            "output folder."
+        ) from e
+    return {n for n in names if isinstance(n, str)}
+
+
+def _same(image) -> str:
+    return str(Path(image).expanduser())

@@ -31,5 +31,23 @@ class RunProgress:
 
     def attach(self, engine) -> None:
         if self.enabled:
-            self.bar = IgniteProgressBar(desc=self.desc, persist=self.persist)
+            self.bar = _Bar(desc=self.desc, persist=self.persist)
+            if engine.state.epoch_length is None:  # an iterable dataset (it skips images that fail): count its items
+                self.bar.total = _num_items(getattr(getattr(engine, "data_loader", None), "dataset", None))
             self.bar.attach(engine)
+
+
+def _num_items(dataset) -> int | None:
+    try:
+        return len(dataset.data)
+    except (AttributeError, TypeError):
+        return None
+
+
+class _Bar(IgniteProgressBar):
+    """Ignite's bar, with a total for an engine whose data has no length."""
+
+    total: int | None = None
+
+    def _reset(self, pbar_total: int | None) -> None:
+        super()._reset(pbar_total if pbar_total is not None else self.total)

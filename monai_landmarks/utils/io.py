@@ -4,12 +4,17 @@ A crash or a kill mid-write leaves either the old file or the new one, never hal
 metric reports and predictions all go through here. The file gets the mode a plain ``open`` would give
 (``0666`` less the umask, 0644 under umask 022): ``mkstemp`` creates it 0600, which is why MONAI's
 ``CheckpointSaver`` keeps atomic saving off.
+
+A failed write (a full disk, no permission) raises :class:`WriteError`, which names the file being written and
+what to do; the temporary file is removed, so nothing half-written is left.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,7 +22,41 @@ from pathlib import Path
 
 import torch
 
-__all__ = ["atomic_path", "atomic_torch_save", "atomic_write_json", "atomic_write_text", "current_umask"]
+__all__ = [
+    "WriteError",
+    "atomic_path",
+    "atomic_torch_save",
+    "atomic_write_json",
+    "atomic_write_text",
+    "current_umask",
+    "write_error",
+]
+
+_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space or write to another folder",
+    errno.EDQUOT: "the disk quota is used up: free some space or write to another folder",
+    errno.EACCES: "no permission to write there: choose a folder you can write to",
+    errno.EPERM: "no permission to write there: choose a folder you can write to",
+    errno.EROFS: "the file system is read-only: write to another folder",
+}
+
+
+class WriteError(OSError):
+    """Writing ``filename`` failed; the message names the file, the reason and what to do (``errno`` is kept)."""
+
+    def __str__(self) -> str:
+        from monai_landmarks.utils.paths import display
+
+        advice = _ADVICE.get(self.errno, "check the folder and the disk, then run again")
+        return f"{display(self.filename)}: could not write it ({self.strerror}); {advice}."
+
+
+def write_error(path, error: OSError) -> WriteError:
+    """``error`` (raised while writing ``path``) as a :class:`WriteError` naming ``path``."""
+    if isinstance(error, WriteError):
+        return error
+    code = error.errno if error.errno is not None else errno.EIO
+    return WriteError(code, error.strerror or str(error) or os.strerror(code), os.fspath(path))
 
 
 def current_umask() -> int:
@@ -36,10 +75,17 @@ def current_umask() -> int:
 
 @contextmanager
 def atomic_path(path) -> Iterator[Path]:
-    """Yield a temporary path to write; on success it replaces ``path``, on failure it is removed."""
+    """Yield a temporary path to write; on success it replaces ``path``, on failure it is removed.
+
+    Raises:
+        WriteError: an :class:`OSError` while creating, writing or renaming, naming ``path``.
+    """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as e:
+        raise write_error(path, e) from e
     try:
         os.fchmod(fd, 0o666 & ~current_umask())
     finally:
@@ -47,6 +93,9 @@ def atomic_path(path) -> Iterator[Path]:
     try:
         yield Path(tmp)
         os.replace(tmp, path)
+    except OSError as e:
+        Path(tmp).unlink(missing_ok=True)
+        raise write_error(path, e) from e
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
@@ -66,7 +115,18 @@ def atomic_write_json(path, obj) -> None:
 def atomic_torch_save(obj, path) -> None:
     """``torch.save`` to ``path`` atomically."""
     with atomic_path(path) as tmp:
-        torch.save(obj, tmp)
+        try:
+            torch.save(obj, tmp)
+        except RuntimeError as e:  # torch's zip writer reports a failed write as "[enforce fail ...]", no errno
+            if "inline_container" not in str(e) and "PytorchStreamWriter" not in str(e):
+                raise
+            raise _failed_torch_write(tmp, e) from e
+
+
+def _failed_torch_write(tmp: Path, error: RuntimeError) -> OSError:
+    full = shutil.disk_usage(tmp.parent).free < max(tmp.stat().st_size, 1 << 20)
+    code = errno.ENOSPC if full else errno.EIO
+    return OSError(code, f"{os.strerror(code)}; torch: {str(error).splitlines()[0]}")
 
 
 def _finite(obj):

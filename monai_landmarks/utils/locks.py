@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+from monai_landmarks.utils.io import write_error
+
 __all__ = ["FolderLock", "FolderLockedError", "LOCK_FILE"]
 
 LOCK_FILE = ".lock"
@@ -73,9 +75,8 @@ class FolderLock:
         """Take the lock, or raise :class:`FolderLockedError` naming the process that holds it."""
         if self._fd is not None:
             return self
-        self.folder.mkdir(parents=True, exist_ok=True)
         while True:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+            fd = self._open()
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
@@ -89,6 +90,13 @@ class FolderLock:
             os.close(fd)  # the previous holder removed the file between our open and lock: try the new one
         self._take_over(fd)
         return self
+
+    def _open(self) -> int:
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError as e:
+            raise write_error(self.path, e) from e
 
     def _same_file(self, fd: int) -> bool:
         try:
@@ -109,8 +117,14 @@ class FolderLock:
             "command": " ".join(sys.argv)[:500],
             "what": self.what,
         }
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, (json.dumps(me) + "\n").encode("utf-8"), 0)
+        try:
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, (json.dumps(me) + "\n").encode("utf-8"), 0)
+        except OSError as e:  # a full disk: leave no lock file behind and say which file
+            if self._same_file(fd):
+                self.path.unlink(missing_ok=True)
+            os.close(fd)
+            raise write_error(self.path, e) from e
         self._fd = fd
 
     def release(self) -> None:

@@ -7,6 +7,7 @@ not be an input folder (or lie inside one): a run never writes over the files it
 
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import re
@@ -21,6 +22,7 @@ __all__ = [
     "child_path",
     "display",
     "is_safe_name",
+    "not_a_file",
     "regular_files",
 ]
 
@@ -95,21 +97,32 @@ def check_output_folder(out, inputs: Iterable) -> None:
             )
 
 
-def regular_files(paths: Iterable, warn: Callable[[str], None] | None = None) -> list[Path]:
-    """The paths that are regular files (symlinks followed); FIFOs, sockets and devices skipped with a warning
-    (``warn``, default: this module's logger).
+def not_a_file(path) -> str | None:
+    """None for a regular file (symlinks followed), else what ``path`` is instead: ``"a folder"``,
+    ``"a FIFO, socket or device"``, ``"a symbolic link loop"``, ``"a broken symbolic link"`` or ``"missing"``.
 
     Reading a FIFO blocks until something writes to it: a stray one would hang the run.
     """
+    try:
+        mode = os.stat(path).st_mode
+    except OSError as e:
+        if e.errno == errno.ELOOP:
+            return "a symbolic link loop"
+        return "a broken symbolic link" if os.path.islink(path) else "missing"
+    if stat.S_ISREG(mode):
+        return None
+    return "a folder" if stat.S_ISDIR(mode) else "a FIFO, socket or device"
+
+
+def regular_files(paths: Iterable, warn: Callable[[str], None] | None = None) -> list[Path]:
+    """The paths that are regular files (symlinks followed); FIFOs, sockets and devices skipped with a warning
+    (``warn``, default: this module's logger); folders and missing paths skipped silently."""
     warn = warn or _logger.warning
     files = []
     for path in map(Path, paths):
-        try:
-            mode = path.stat().st_mode
-        except OSError:
-            continue
-        if stat.S_ISREG(mode):
+        kind = not_a_file(path)
+        if kind is None:
             files.append(path)
-        elif not stat.S_ISDIR(mode):
+        elif kind == "a FIFO, socket or device":
             warn(f"{display(path)}: not a regular file (FIFO, socket or device); skipped.")
     return files

@@ -80,7 +80,7 @@ def test_inference_on_an_empty_or_missing_folder_names_it(name, tmp_path):
     assert f"{empty}: no image files found" in _messages(raised.value)
     with pytest.raises(Exception) as raised:
         run("run", config_file=inference, bundle_root=str(tmp_path), dataset_dir=str(tmp_path / "typo"))
-    assert f"{tmp_path / 'typo'}: no such input folder" in _messages(raised.value)
+    assert f"{tmp_path / 'typo'}: no such image file or folder" in _messages(raised.value)
 
 
 def test_hand_bundle_scores_at_the_dataset_wrist_width(tmp_path):

@@ -61,7 +61,7 @@ def test_wrist_protocol_takes_the_dataset_width(tmp_path):
 
 
 def test_image_files_of_an_inference_folder(tmp_path):
-    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'missing'}: no such input folder"):
+    with pytest.raises(FileNotFoundError, match=f"{tmp_path / 'missing'}: no such image file or folder"):
         image_files(tmp_path / "missing")
     (tmp_path / ".hidden.png").write_bytes(b"")
     with pytest.raises(ValueError, match=f"{tmp_path}: no image files found"):

@@ -110,3 +110,39 @@ def test_overlay_has_numbers_and_a_legend(tmp_path):
     panel = picture[:, 40:]
     assert (panel != (24, 24, 24)).any(axis=-1).sum() > 50  # legend text drawn on the dark panel
     assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_a_killed_run_s_files_may_be_replaced_and_no_one_else_s(tmp_path):
+    out = tmp_path / "out"
+    first = LandmarkPredictionWriter(out, NAMES, overlay=False)
+    first.write(_sample(_png(tmp_path / "a.png")))
+    first.lock.release()  # killed before its summary
+    assert not (out / "predict_summary.json").exists()
+    (out / "c.png.json").write_text("mine")
+    second = LandmarkPredictionWriter(out, NAMES, overlay=False)
+    assert second.write(_sample(tmp_path / "a.png")) == out / "a.png.json"  # the killed run's file, from the journal
+    with pytest.raises(FileExistsError, match="c.png.json: exists and was not written by a predict run"):
+        second.write(_sample(_png(tmp_path / "c.png")))
+    assert (out / "c.png.json").read_text() == "mine"
+
+
+def test_a_failed_overlay_takes_its_json_and_rows_with_it(tmp_path, monkeypatch):
+    import errno
+
+    out = tmp_path / "out"
+    write_overlay = LandmarkPredictionWriter._write_overlay
+
+    def full_disk(path, file, record):
+        if path.name == "b.png.png":
+            raise OSError(errno.ENOSPC, "No space left on device")
+        write_overlay(path, file, record)
+
+    monkeypatch.setattr(LandmarkPredictionWriter, "_write_overlay", staticmethod(full_disk))
+    writer = LandmarkPredictionWriter(out, NAMES)
+    writer.write(_sample(_png(tmp_path / "a.png")))
+    with pytest.raises(OSError, match="No space left"):
+        writer.write(_sample(_png(tmp_path / "b.png")))
+    summary = json.loads(writer.finish(complete=False).read_text())
+    assert [o["json"] for o in summary["outputs"]] == ["a.png.json"] and not (out / "b.png.json").exists()
+    with open(out / "predictions.csv", newline="") as f:
+        assert {r["image_id"] for r in csv.DictReader(f)} == {"a.png"}

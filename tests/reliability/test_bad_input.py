@@ -952,6 +952,279 @@ def files_keep_the_umask(tmp):
     return Case(call, ACCEPTED, check=check)
 
 
+# ------------------------------------------------------------------- round 3 (issue 22): predict's files and inputs
+
+
+def _summary(tmp: Path) -> dict:
+    return json.loads((tmp / "pred" / "predict_summary.json").read_text())
+
+
+def _csv_images(path: Path) -> list[str]:
+    import csv
+
+    with open(path, newline="") as f:
+        return list(dict.fromkeys(row["image_id"] for row in csv.DictReader(f)))
+
+
+def _in_folder(tmp: Path, *names: str) -> Path:
+    (tmp / "in").mkdir(exist_ok=True)
+    for i, name in enumerate(names):
+        _png(tmp / "in" / name, _gray(seed=i))
+    return tmp / "in"
+
+
+def predict_again_after_a_sigkill(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png", "b.png")
+    argv = ["predict", str(BUNDLES / "htc_ceph"), str(tmp / "in"), "--weights", str(tmp / "w.pt"), "--out",
+            str(tmp / "pred"), *TINY_PREDICT]  # fmt: skip
+    code = (  # the first image written, then killed: no summary, no clean-up
+        "import os, signal, sys\nfrom monai_landmarks.cli import main\n"
+        "from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter as W\nwrite = W.write\n"
+        "def write_then_die(self, sample):\n    write(self, sample)\n    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"W.write = write_then_die\nsys.exit(main({argv!r}))\n"
+    )
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=600,
+                          cwd=Path(__file__).resolve().parents[2], env=env)  # fmt: skip
+    assert done.returncode == -signal.SIGKILL, done.stderr[-2000:]
+    assert (tmp / "pred" / "a.png.json").is_file() and not (tmp / "pred" / "predict_summary.json").exists()
+
+    def check(_):
+        assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json", "b.png.json"]
+
+    return Case(_predict(tmp, tmp / "in"), 0, check=check)  # the killed run's a.png.json may be replaced
+
+
+def predict_later_runs_on_other_images(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png", "b.png")
+    assert _predict(tmp, tmp / "in" / "a.png")() == 0
+    assert _predict(tmp, tmp / "in" / "b.png")() == 0  # the summary now lists b only
+
+    def check(_):
+        names = sorted(p.name for p in (tmp / "pred").iterdir())
+        outputs = [f"{i}.png.{s}" for i in "ab" for s in ("json", "png")]
+        tables = ["predictions.csv", "predictions_2.csv", "predictions_3.csv"]
+        assert names == [*outputs, "predict_journal.jsonl", "predict_summary.json", *tables], names
+        assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json"]
+
+    return Case(_predict(tmp, tmp / "in" / "a.png"), 0, check=check)
+
+
+def predict_beside_a_journal_over_a_file_it_did_not_write(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png", "b.png")
+    assert _predict(tmp, tmp / "in" / "a.png")() == 0
+    (mine := tmp / "pred" / "b.png.json").write_text("my notes")
+    return Case(_predict(tmp, tmp / "in" / "b.png"), 1, str(mine), "not written by a predict run",
+                check=lambda _: assert_equal(mine.read_text(), "my notes"))  # fmt: skip
+
+
+def predict_into_a_summary_it_did_not_write(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png")
+    (tmp / "pred").mkdir()
+    (mine := tmp / "pred" / "predict_summary.json").write_text('{"my": "summary"}')
+    return Case(_predict(tmp, tmp / "in"), 1, str(mine), "not a readable predict summary.*refused to replace",
+                check=lambda _: assert_equal(mine.read_text(), '{"my": "summary"}'))  # fmt: skip
+
+
+def predict_into_a_journal_it_did_not_write(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png")
+    (tmp / "pred").mkdir()
+    (mine := tmp / "pred" / "predict_journal.jsonl").write_text("my log\n")
+    return Case(_predict(tmp, tmp / "in"), 1, str(mine), "not a predict journal; refused",
+                check=lambda _: assert_equal(mine.read_text(), "my log\n"))  # fmt: skip
+
+
+def _disk_full_on(name: str):
+    """``Image.save`` raising ENOSPC for the overlay ``name`` (after writing half a file)."""
+    import errno
+    from unittest import mock
+
+    save = Image.Image.save
+
+    def full(self, fp, *args, **kwargs):
+        if Path(fp).name.startswith(f".{name}."):
+            Path(fp).write_bytes(b"\x89PNG half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return save(self, fp, *args, **kwargs)
+
+    return mock.patch.object(Image.Image, "save", full)
+
+
+def predict_disk_full(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png", "b.png")
+
+    def call():
+        with _disk_full_on("b.png.png"):
+            return _predict(tmp, tmp / "in")()
+
+    def check(_):  # b's JSON was removed with its failed overlay: JSONs, CSV rows and summary all say "a"
+        assert sorted(p.name for p in (tmp / "pred").glob("*.json")) == ["a.png.json", "predict_summary.json"]
+        assert not (tmp / "pred" / "b.png.png").exists()
+        assert _csv_images(tmp / "pred" / "predictions.csv") == ["a.png"]
+        summary = _summary(tmp)
+        assert not summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json"]
+
+    return Case(call, 1, str(tmp / "pred" / "b.png.png"), r"No space left on device\); the disk is full: free",
+                check=check)  # fmt: skip
+
+
+def write_error_names_the_file(tmp):
+    import errno
+    from unittest import mock
+
+    from monai_landmarks.utils.io import atomic_write_json
+
+    def call():
+        with mock.patch("os.replace", side_effect=OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))):
+            atomic_write_json(tmp / "report.json", {"a": 1})
+
+    return Case(call, OSError, str(tmp / "report.json"), "could not write it .No space left on device.; the disk is "
+                "full", check=lambda _: assert_equal(os.listdir(tmp), []))  # fmt: skip
+
+
+def predict_interrupted_between_the_rows_and_the_summary(tmp):
+    from unittest import mock
+
+    from monai_landmarks.handlers.prediction_table import PredictionTable
+
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _in_folder(tmp, "a.png", "b.png")
+    append = PredictionTable.append
+
+    def append_then_stop(self, record):
+        append(self, record)
+        if record["image_id"] == "b.png":
+            raise KeyboardInterrupt
+
+    def call():
+        with mock.patch.object(PredictionTable, "append", append_then_stop):
+            return _predict(tmp, tmp / "in")()
+
+    def check(_):
+        assert _csv_images(tmp / "pred" / "predictions.csv") == ["a.png"]
+        assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json"]
+        assert not (tmp / "pred" / "b.png.json").exists() and not (tmp / "pred" / "b.png.png").exists()
+
+    return Case(call, 130, "interrupted after 1 of 2 image(s)", "SIGINT", check=check)
+
+
+def predict_stray_files_in_the_input_folder(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    folder = _in_folder(tmp, "a.png")
+    (folder / "README.txt").write_text("scanned 2026")
+    (folder / "datastore_v2.json").write_text("{}")  # MONAI Label's
+    (folder / ".DS_Store").write_bytes(b"\0\0\0\1Bud1")
+    (folder / "labels" / "final").mkdir(parents=True)
+
+    def check(_):
+        assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json"]
+
+    return Case(_predict(tmp, folder), 0, str(folder), r"skipped 4 of 5 entries, not image files .*: \.DS_Store, "
+                r"README\.txt, datastore_v2\.json, labels/\.", check=check)  # fmt: skip
+
+
+def bundle_input_folder_of_monai_label(tmp):
+    from monai_landmarks.data.datalists import image_files
+
+    folder = _in_folder(tmp, "a.png", "b.png")
+    (folder / "datastore_v2.json").write_text("{}")
+    (folder / "labels" / "final").mkdir(parents=True)
+    dicom = folder / "1.2.840.113619.2.55"  # a DICOM file without a suffix is an image
+    dicom.write_bytes(b"\0" * 128 + b"DICM" + b"\0" * 16)
+
+    def check(files):
+        assert files == [str(dicom), str(folder / "a.png"), str(folder / "b.png")], files
+
+    return Case(lambda: image_files(folder), ACCEPTED, check=check)
+
+
+def predict_batch_with_unreadable_images(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    folder = _in_folder(tmp, "a.png", "c.png")
+    (broken := folder / "b.png").write_bytes(b"\x89PNG\r\n\x1a\n\0\0")
+    values = np.full((32, 48), np.nan, np.float32)
+    sitk.WriteImage(sitk.GetImageFromArray(values.T.copy()), str(nan := folder / "d.mha"))
+
+    def check(_):
+        summary = _summary(tmp)
+        assert summary["complete"] and [o["json"] for o in summary["outputs"]] == ["a.png.json", "c.png.json"]
+        assert [f["image"] for f in summary["failed"]] == [str(broken), str(nan)]
+        reasons = [f["reason"].split(" (")[0].split(";")[0] for f in summary["failed"]]
+        assert reasons == ["not a readable image", "1536 pixel(s) are NaN or infinite"], reasons
+        assert _csv_images(tmp / "pred" / "predictions.csv") == ["a.png", "c.png"]
+
+    return Case(_predict(tmp, folder), 1, "2 of 4 image(s) failed", f"{broken}: not a readable image.*{nan}: 1536 "
+                "pixel.*NaN.*The other 2 were predicted", check=check)  # fmt: skip
+
+
+def predict_folder_of_only_non_images(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (tmp / "in").mkdir()
+    (tmp / "in" / "README.txt").write_text("x")
+    return Case(_predict(tmp, tmp / "in"), 1, str(tmp / "in"), r"(?s)README\.txt.*in: no image files found",
+                out=tmp / "pred")  # fmt: skip
+
+
+def predict_symbolic_link_loop(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (loop := tmp / "loop.png").symlink_to("loop.png")
+    return Case(_predict(tmp, loop), 1, str(loop), "a symbolic link loop, not an image file", out=tmp / "pred")
+
+
+def predict_folder_named_like_an_image(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    folder = _in_folder(tmp, "a.png")
+    (folder / "x.png").mkdir()
+
+    def check(_):
+        assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json"]
+
+    return Case(_predict(tmp, folder), 0, str(folder), "skipped 1 of 2 entries.*: x.png/", check=check)
+
+
+def predict_image_of_zero_width(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    (path := tmp / "zero.mha").write_text(
+        "ObjectType = Image\nNDims = 2\nDimSize = 0 12\nElementType = MET_UCHAR\nElementDataFile = LOCAL\n"
+    )
+    return Case(_predict(tmp, path), 1, str(path), r"has no pixels \(size 0 x 12\)", out=tmp / "pred")
+
+
+def _without_file_permission_override() -> None:
+    """In a child running as root: drop CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH from the capability bounding set,
+    so after ``exec`` file modes apply to it as to anyone (root reads a mode-000 file otherwise)."""
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    for capability in (1, 2):  # CAP_DAC_OVERRIDE, CAP_DAC_READ_SEARCH
+        if libc.prctl(24, capability, 0, 0, 0) != 0:  # PR_CAPBSET_DROP
+            raise OSError(ctypes.get_errno(), "prctl(PR_CAPBSET_DROP)")
+
+
+def image_file_without_read_permission(tmp):
+    path = _png(tmp / "a.png", _gray())
+    path.chmod(0o000)
+    code = (
+        "import sys\nfrom monai_landmarks.data.image_reader import read_image\ntry:\n    read_image(sys.argv[1])\n"
+        "except Exception as e:\n    print(type(e).__name__, e)\n    sys.exit(3)\n"
+    )
+    as_root = {"preexec_fn": _without_file_permission_override} if os.geteuid() == 0 else {}
+
+    def call():
+        done = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=300,
+                              cwd=Path(__file__).resolve().parents[2], **as_root)  # fmt: skip
+        assert done.returncode == 3 and done.stdout.startswith("ImageReadError"), (done.returncode, done.stderr[-500:])
+        raise ImageReadError(done.stdout)
+
+    return Case(call, ImageReadError, str(path), "permission denied; this user may not read the file")
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -987,6 +1260,14 @@ ROWS = [
     num_landmarks_of_a_billion, dataset_json_nested_deeply, csv_cell_of_131072_characters,
     long_csv_cell_of_131072_characters, labelme_fifo_named_json, predict_interrupted_by_sigterm,
     predict_interrupted_by_ctrl_c, files_keep_the_umask,
+    # round 3 (issue 22), predict's own files and its input policy
+    predict_again_after_a_sigkill, predict_later_runs_on_other_images,
+    predict_beside_a_journal_over_a_file_it_did_not_write, predict_into_a_summary_it_did_not_write,
+    predict_into_a_journal_it_did_not_write, predict_disk_full, write_error_names_the_file,
+    predict_interrupted_between_the_rows_and_the_summary, predict_stray_files_in_the_input_folder,
+    bundle_input_folder_of_monai_label, predict_batch_with_unreadable_images, predict_folder_of_only_non_images,
+    predict_symbolic_link_loop, predict_folder_named_like_an_image, predict_image_of_zero_width,
+    image_file_without_read_permission,
 ]  # fmt: skip
 
 

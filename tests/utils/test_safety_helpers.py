@@ -78,3 +78,44 @@ def test_atomic_files_get_the_umask_mode(tmp_path):
     finally:
         os.umask(previous)
     assert (tmp_path / "a.txt").stat().st_mode & 0o777 == 0o640
+
+
+def test_a_lock_on_a_full_disk_names_its_file_and_leaves_none(tmp_path, monkeypatch):
+    import errno
+
+    from monai_landmarks.utils.io import WriteError
+
+    def full(fd, data, offset):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(os, "pwrite", full)
+    with pytest.raises(WriteError, match=f"{tmp_path / 'out' / LOCK_FILE}: could not write it .* the disk is full"):
+        FolderLock(tmp_path / "out", "predict").acquire()
+    assert os.listdir(tmp_path / "out") == []
+
+
+def test_not_a_file_says_what_the_path_is(tmp_path):
+    from monai_landmarks.utils.paths import not_a_file
+
+    (tmp_path / "f").write_text("x")
+    (tmp_path / "loop").symlink_to("loop")
+    (tmp_path / "dangling").symlink_to("nowhere")
+    os.mkfifo(tmp_path / "fifo")
+    kinds = {p: not_a_file(tmp_path / p) for p in ("f", "loop", "dangling", "fifo", "missing")}
+    assert kinds == {"f": None, "loop": "a symbolic link loop", "dangling": "a broken symbolic link",
+                     "fifo": "a FIFO, socket or device", "missing": "missing"}  # fmt: skip
+    assert not_a_file(tmp_path) == "a folder"
+
+
+def test_a_failed_torch_save_names_its_file(tmp_path, monkeypatch):
+    import torch
+
+    from monai_landmarks.utils.io import WriteError, atomic_torch_save
+
+    def broken(obj, path):  # what torch's zip writer raises when the disk fills up
+        raise RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 704 vs 598")
+
+    monkeypatch.setattr(torch, "save", broken)
+    with pytest.raises(WriteError, match=f"{tmp_path / 'model.pt'}: could not write it .*inline_container"):
+        atomic_torch_save({"a": 1}, tmp_path / "model.pt")
+    assert os.listdir(tmp_path) == []
