@@ -62,9 +62,9 @@ class GU2Net(nn.Module):
       1x1 conv ``c0 -> K_d``, sigmoid. Every conv of a double conv is a :class:`DomainSeparableConv`: depthwise 3x3
       (per domain) -> pointwise 1x1 (shared) -> BatchNorm (per domain) -> LeakyReLU(0.01).
     * **Global net** (per domain): the image and the local heatmaps taken at every 4th pixel (nearest x0.25), a 3x3
-      conv each to ``g // 2`` and ``(g + 1) // 2`` channels (``g`` the domain's ``global_channels``), concatenated; dilated 3x3
-      conv + BatchNorm + ReLU for each of ``dilations = (1, 2, 5, 2, 1)``; 1x1 conv to ``K_d``; sigmoid; nearest
-      upsampling back to the input size.
+      conv each to ``g // 2`` and ``(g + 1) // 2`` channels (``g``: the domain's ``global_channels``), concatenated;
+      dilated 3x3 conv + BatchNorm + ReLU for each of ``dilations = (1, 2, 5, 2, 1)``; 1x1 conv to ``K_d``; sigmoid;
+      nearest upsampling back to the input size.
 
     Parameters: 2,742,694 for one domain of 19 landmarks with 1 input channel (exactly the published count) and
     4,381,052 for three domains of (19, 37, 6) landmarks; each count is the original's. Every parameter is used by
@@ -163,10 +163,9 @@ class GU2Net(nn.Module):
         self.decoder = nn.ModuleList([_DoubleConv(cin, cout, cin // 2, num_domains) for cin, cout in ups])
         self.local_out = nn.ModuleList([conv(c0, k, 1) for k in self.out_channels])
 
-        self.global_in = nn.ModuleList([conv(cin, g // 2, 3, padding=1) for cin, g in zip(self.in_channels, global_widths)])
-        self.global_in_local = nn.ModuleList(
-            [conv(k, (g + 1) // 2, 3, padding=1) for k, g in zip(self.out_channels, global_widths)]
-        )
+        widths = list(zip(self.in_channels, self.out_channels, global_widths, strict=True))
+        self.global_in = nn.ModuleList([conv(cin, g // 2, 3, padding=1) for cin, _, g in widths])
+        self.global_in_local = nn.ModuleList([conv(k, (g + 1) // 2, 3, padding=1) for _, k, g in widths])
         self.global_body = nn.ModuleList(
             [
                 nn.Sequential(
@@ -187,7 +186,7 @@ class GU2Net(nn.Module):
                 for g in global_widths
             ]
         )
-        self.global_out = nn.ModuleList([conv(g, k, 1) for g, k in zip(global_widths, self.out_channels)])
+        self.global_out = nn.ModuleList([conv(g, k, 1) for _, k, g in widths])
         # weight layout = the layout the part runs in while training (oneDNN is much slower on mixed layouts)
         if self.layout != "channels_first":
             for part in (self.local_in, self.encoder, self.decoder, self.local_out):
