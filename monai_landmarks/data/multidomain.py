@@ -34,6 +34,7 @@ __all__ = [
     "domain_landmark_names",
     "domain_names",
     "domain_protocols",
+    "domain_setting",
     "domain_training_datalists",
     "per_domain",
     "resolve_domains",
@@ -119,6 +120,21 @@ def per_domain(values: Sequence, roots: Sequence, name: str) -> list:
             f"({', '.join(str(r) for r in roots)}); give one entry per domain."
         )
     return values[: len(roots)]
+
+
+def domain_setting(values: Sequence, domain, name: str):
+    """The entry of ``values`` (a per-domain setting) for ``domain``, the one domain an inference run serves.
+
+    Raises:
+        ValueError: if ``domain`` is not an integer index of ``values``, naming the setting and the valid domains.
+    """
+    count = len(values)
+    if isinstance(domain, bool) or not isinstance(domain, int) or not 0 <= domain < count:
+        raise ValueError(
+            f"domain must be an integer from 0 to {count - 1} ({name} has {count} entries, one per domain), "
+            f"got {domain!r}."
+        )
+    return values[domain]
 
 
 def domain_training_datalists(roots: Sequence, num_val: int | Sequence[int] = 20, ground_truth: str = "mean"):

@@ -1,12 +1,16 @@
 """Handlers for a universal model validated on several domains in one evaluator.
 
 Each domain keeps its own unit protocol (mm for cephalograms, wrist-normalised mm for hands, pixels where there
-is no spacing), so its metrics and report are computed apart, over its own samples (``domain=`` filter). The
-model is selected by the mean of the per-domain MREs (``val_mre``), each in its own unit.
+is no spacing), so its metrics and report are computed apart, over its own samples (``domain=`` filter).
+``val_mre`` is the arithmetic mean of the per-domain MREs, each in its own unit; with domains in different units
+(mm and pixels) the larger numbers dominate it, so a bundle can select its model by the geometric mean instead
+(:func:`mean_metric` with ``kind="geometric"``), whose ranking does not depend on the units: a change of unit
+multiplies it by a constant, and a 10 % lower error lowers it by the same factor whichever domain it is in.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 from monai.handlers import from_engine
@@ -20,9 +24,18 @@ from monai_landmarks.utils.keys import Keys
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 MetricsLambda, _ = optional_import("ignite.metrics", "0.4.4", min_version, "MetricsLambda")
 
-__all__ = ["DomainReportWriter", "SetSamplerEpoch", "domain_metrics", "domain_report_writers", "mean_metric"]
+__all__ = [
+    "MEAN_KINDS",
+    "DomainReportWriter",
+    "SetSamplerEpoch",
+    "domain_metrics",
+    "domain_report_writers",
+    "mean_metric",
+]
 
 _KEYS = [Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING]
+#: the means :func:`mean_metric` takes
+MEAN_KINDS = ("arithmetic", "geometric")
 
 
 def domain_metrics(names: Sequence[str], protocols: Sequence[ErrorProtocol], radius: float = 2.0) -> dict:
@@ -41,12 +54,32 @@ def domain_metrics(names: Sequence[str], protocols: Sequence[ErrorProtocol], rad
     return metrics
 
 
-def mean_metric(metrics: dict, prefix: str = "val_mre_"):
-    """An Ignite metric: the mean of the metrics whose name starts with ``prefix`` (the per-domain MREs)."""
+def _arithmetic(values: Sequence[float]) -> float:
+    return sum(values) / len(values)
+
+
+def _geometric(values: Sequence[float]) -> float:
+    return math.prod(values) ** (1.0 / len(values))
+
+
+def mean_metric(metrics: dict, prefix: str = "val_mre_", kind: str = "arithmetic"):
+    """An Ignite metric: the mean of the metrics whose name starts with ``prefix`` (the per-domain MREs).
+
+    Args:
+        metrics: named Ignite metrics, as :func:`domain_metrics` gives.
+        prefix: the names to average.
+        kind: ``"arithmetic"`` or ``"geometric"`` (unit-free ranking over domains in different units).
+
+    Raises:
+        ValueError: if no metric has the prefix, or ``kind`` is not one of :data:`MEAN_KINDS`.
+    """
+    if kind not in MEAN_KINDS:
+        raise ValueError(f"mean_metric: kind must be one of {MEAN_KINDS}, got {kind!r}.")
     parts = [m for name, m in metrics.items() if name.startswith(prefix)]
     if not parts:
         raise ValueError(f"no metric named {prefix}* among {sorted(metrics)}.")
-    return MetricsLambda(lambda *values: sum(float(v) for v in values) / len(values), *parts)
+    mean = _geometric if kind == "geometric" else _arithmetic
+    return MetricsLambda(lambda *values: mean([float(v) for v in values]), *parts)
 
 
 def domain_report_writers(

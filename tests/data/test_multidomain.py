@@ -8,6 +8,7 @@ from monai_landmarks.data import (
     DomainDataset,
     domain_datalist,
     domain_names,
+    domain_setting,
     domain_training_datalists,
     generate_phantom_dataset,
     per_domain,
@@ -86,3 +87,11 @@ def test_datalists_tag_domains(tmp_path):
         per_domain([[64, 80]], roots, "image_sizes")
     with pytest.raises(DatasetError, match="share a dataset name"):
         domain_names([roots[0], roots[0]])
+
+
+def test_domain_setting_picks_the_served_domain_and_names_a_bad_one():
+    sizes = [[256, 320], [192, 512], [256, 256]]
+    assert domain_setting(sizes, 1, "image_sizes") == [192, 512]
+    for bad in (3, -1, True, "1", 1.0):
+        with pytest.raises(ValueError, match=r"domain must be an integer from 0 to 2 \(image_sizes has 3 entries"):
+            domain_setting(sizes, bad, "image_sizes")

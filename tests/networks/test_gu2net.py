@@ -246,6 +246,8 @@ ILLEGAL_ARGUMENTS = [
     ({"channels": (4, 8, 8, 16)}, "5 local-net widths"),
     ({"channels": (4, 8, 0, 16, 16)}, "channels"),
     ({"global_channels": 1}, "global_channels"),
+    ({"global_channels": (8, 8)}, "one int per domain"),
+    ({"global_channels": (8, 1, 8)}, "at least 2"),
     ({"dilations": ()}, "dilations"),
     ({"dilations": (1, 0)}, "dilations"),
     ({"global_stride": 0}, "global_stride"),
@@ -285,3 +287,21 @@ def test_published_configuration_forward():
         for size, domain, k in (((416, 512), 0, 19), ((512, 416), 1, 37), ((368, 512), 1, 37)):
             y = net(torch.randn(1, 1, *size), domain)
             assert y.shape == (1, k, *size) and torch.isfinite(y).all()
+
+
+def _global_parameters(net, domain):
+    parts = (net.global_in, net.global_in_local, net.global_body, net.global_out)
+    return sum(p.numel() for part in parts for p in part[domain].parameters())
+
+
+def test_each_domain_may_have_its_own_global_width():
+    """A width per domain gives each domain the global net a single-domain GU2Net of that width has."""
+    net = GU2Net(2, 1, (5, 3), channels=SMALL["channels"], global_channels=(8, 4))
+    assert net.global_channels == (8, 4)
+    for domain, (k, g) in enumerate(((5, 8), (3, 4))):
+        single = GU2Net(2, 1, k, channels=SMALL["channels"], global_channels=g)
+        assert _global_parameters(net, domain) == _global_parameters(single, 0)
+        assert net.global_body[domain][0].conv.out_channels == g
+        with torch.no_grad():
+            assert net.eval()(torch.rand(1, 1, 32, 48), domain).shape == (1, k, 32, 48)
+    assert GU2Net(2, 1, (5, 3), channels=SMALL["channels"], global_channels=6).global_channels == (6, 6)

@@ -62,9 +62,9 @@ class GU2Net(nn.Module):
       1x1 conv ``c0 -> K_d``, sigmoid. Every conv of a double conv is a :class:`DomainSeparableConv`: depthwise 3x3
       (per domain) -> pointwise 1x1 (shared) -> BatchNorm (per domain) -> LeakyReLU(0.01).
     * **Global net** (per domain): the image and the local heatmaps taken at every 4th pixel (nearest x0.25), a 3x3
-      conv each to ``global_channels // 2`` and ``(global_channels + 1) // 2`` channels, concatenated; dilated 3x3
-      conv + BatchNorm + ReLU for each of ``dilations = (1, 2, 5, 2, 1)``; 1x1 conv to ``K_d``; sigmoid; nearest
-      upsampling back to the input size.
+      conv each to ``g // 2`` and ``(g + 1) // 2`` channels (``g``: the domain's ``global_channels``), concatenated;
+      dilated 3x3 conv + BatchNorm + ReLU for each of ``dilations = (1, 2, 5, 2, 1)``; 1x1 conv to ``K_d``; sigmoid;
+      nearest upsampling back to the input size.
 
     Parameters: 2,742,694 for one domain of 19 landmarks with 1 input channel (exactly the published count) and
     4,381,052 for three domains of (19, 37, 6) landmarks; each count is the original's. Every parameter is used by
@@ -97,7 +97,8 @@ class GU2Net(nn.Module):
         in_channels: image channels, one int for all domains or one per domain.
         out_channels: landmarks per domain, e.g. ``(19, 37, 6)``; an int means a single domain.
         channels: the five local-net widths ``(c0, c1, c2, c3, c4)``.
-        global_channels: width of the global net (128 as published).
+        global_channels: width of the global net (128 as published), one int for all domains or one per domain (each
+            domain has its own global net, so each may have its own width).
         dilations: dilations of the global net's conv stack.
         global_stride: the global net works at ``1 / global_stride`` of the input resolution (4 as published).
         layout: activation memory layout, one of ``("auto", "channels_last", "channels_first")`` (see "Speed"); it
@@ -120,7 +121,7 @@ class GU2Net(nn.Module):
         in_channels: int | Sequence[int],
         out_channels: int | Sequence[int],
         channels: Sequence[int] = (64, 128, 256, 512, 512),
-        global_channels: int = 128,
+        global_channels: int | Sequence[int] = 128,
         dilations: Sequence[int] = (1, 2, 5, 2, 1),
         global_stride: int = 4,
         layout: str = "auto",
@@ -135,16 +136,16 @@ class GU2Net(nn.Module):
         if len(channels) != 5:
             raise ValueError(f"channels must hold the 5 local-net widths (c0, c1, c2, c3, c4), got {channels!r}.")
         _as_domain_tuple("channels", channels, None)
-        _as_domain_tuple("global_channels", global_channels, None)
-        if global_channels < 2:
-            raise ValueError(f"global_channels must be at least 2 (image and local halves), got {global_channels}.")
+        global_widths = _as_domain_tuple("global_channels", global_channels, num_domains)
+        if min(global_widths) < 2:
+            raise ValueError(f"global_channels must be at least 2 (image and local halves), got {global_channels!r}.")
         dilations = tuple(dilations)
         if len(dilations) == 0:
             raise ValueError("dilations must not be empty.")
         _as_domain_tuple("dilations", dilations, None)
         _as_domain_tuple("global_stride", global_stride, None)
         self.channels = channels
-        self.global_channels = global_channels
+        self.global_channels = global_widths
         self.dilations = dilations
         self.global_stride = global_stride
         self.layout = check_layout(layout)
@@ -162,9 +163,9 @@ class GU2Net(nn.Module):
         self.decoder = nn.ModuleList([_DoubleConv(cin, cout, cin // 2, num_domains) for cin, cout in ups])
         self.local_out = nn.ModuleList([conv(c0, k, 1) for k in self.out_channels])
 
-        g = global_channels
-        self.global_in = nn.ModuleList([conv(cin, g // 2, 3, padding=1) for cin in self.in_channels])
-        self.global_in_local = nn.ModuleList([conv(k, (g + 1) // 2, 3, padding=1) for k in self.out_channels])
+        widths = list(zip(self.in_channels, self.out_channels, global_widths, strict=True))
+        self.global_in = nn.ModuleList([conv(cin, g // 2, 3, padding=1) for cin, _, g in widths])
+        self.global_in_local = nn.ModuleList([conv(k, (g + 1) // 2, 3, padding=1) for _, k, g in widths])
         self.global_body = nn.ModuleList(
             [
                 nn.Sequential(
@@ -182,10 +183,10 @@ class GU2Net(nn.Module):
                         for d in dilations
                     ]
                 )
-                for _ in self.out_channels
+                for g in global_widths
             ]
         )
-        self.global_out = nn.ModuleList([conv(g, k, 1) for k in self.out_channels])
+        self.global_out = nn.ModuleList([conv(g, k, 1) for _, k, g in widths])
         # weight layout = the layout the part runs in while training (oneDNN is much slower on mixed layouts)
         if self.layout != "channels_first":
             for part in (self.local_in, self.encoder, self.decoder, self.local_out):
