@@ -535,9 +535,22 @@ def _written_before(root: Path) -> set[str]:
     image ids ``dataset.json`` lists."""
     manifest = root / MANIFEST
     if manifest.is_file():
-        return {line for line in manifest.read_text(encoding="utf-8").splitlines() if line}
-    ids = read_metadata(root).get("image_ids") or []
-    return {METADATA_FILE, LANDMARKS_FILE, *(f"{IMAGES_DIR}/{i}.png" for i in ids if is_safe_name(i))}
+        names = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+    else:
+        names = [
+            METADATA_FILE,
+            LANDMARKS_FILE,
+            *(f"{IMAGES_DIR}/{i}.png" for i in read_metadata(root).get("image_ids") or []),
+        ]
+    return {name for name in names if _is_dataset_file(name)}  # an edited manifest cannot name other files
+
+
+def _is_dataset_file(name: str) -> bool:
+    """A name write_dataset writes: its metadata, table, manifest, or ``images/<safe id>.png``."""
+    if name in (METADATA_FILE, LANDMARKS_FILE, MANIFEST):
+        return True
+    folder, _, file = name.partition("/")
+    return folder == IMAGES_DIR and file.endswith(".png") and is_safe_name(file[: -len(".png")])
 
 
 def _check_target(root: Path, overwrite: bool, inputs: Iterable = ()) -> set[str]:
