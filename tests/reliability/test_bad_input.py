@@ -1095,11 +1095,9 @@ def copied_run_folder_predicts_with_its_own_weights(tmp):
     shutil.copytree(run, copy)
     shutil.rmtree(run)  # the original is gone: a copy reading its configs' old bundle_root would fail
     assert not any(str(run) in text.decode() for text in _files(copy / "configs").values())
-    (images := tmp / "one").mkdir()
-    shutil.copyfile(data / "images" / "head0000.png", images / "head0000.png")  # one image: the check is the folder
     config = copy / "configs" / "inference.json"
     bundle_run = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(config), "--dataset_dir",
-                  str(images), "--output_dir", str(tmp / "out"), "--progress", "False"]  # fmt: skip
+                  str(data / "images"), "--output_dir", str(tmp / "out"), "--progress", "False"]  # fmt: skip
 
     def check(code):
         assert code == 0
@@ -1112,7 +1110,7 @@ def copied_run_folder_predicts_with_its_own_weights(tmp):
         assert done.returncode == 0, done.stderr[-2000:]
         assert (tmp / "out" / "head0000.png.json").is_file()
 
-    call = _cli("predict", copy, images, "--out", tmp / "pred", "--quiet", "--device", "cpu")
+    call = _cli("predict", copy, data / "images", "--out", tmp / "pred", "--quiet", "--device", "cpu")
     return Case(call, ACCEPTED, check=check)
 
 
