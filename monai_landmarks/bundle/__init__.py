@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from .run_bundle import save_run_bundle, write_run_bundle
+from .run_bundle import RUN_FOLDER, run_folder, run_metadata, save_run_bundle, write_run_bundle
 
-__all__ = ["save_run_bundle", "write_run_bundle"]
+__all__ = ["RUN_FOLDER", "run_folder", "run_metadata", "save_run_bundle", "write_run_bundle"]

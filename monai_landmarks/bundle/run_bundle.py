@@ -3,17 +3,23 @@
 After ``python -m monai.bundle run training --config_file "['<bundle>/configs/train.json', ...]"
 --bundle_root runs/x``, ``runs/x/configs`` holds:
 
-- ``train.json``: the training config as it ran (every config file merged, command-line overrides applied,
-  ``bundle_root`` set to the run folder), so resuming or evaluating needs no overrides;
+- ``train.json``: the training config as it ran (every config file merged, command-line overrides applied),
+  so resuming or evaluating needs no overrides;
 - ``inference.json``: the bundle's inference config with the values it shares with training (input size,
   network width, levels, landmark names, ...) set to the values this run trained with, so ``predict``,
   ``ckpt_export`` and MONAI Label build the network its weights fit, and an exported TorchScript file embeds
   a config that matches its weights;
-- every other config file of the bundle (``evaluate.json``, ``metadata.json``, ...), copied.
+- ``metadata.json``: the bundle's metadata describing this run instead of the bundle's shipped weights (its
+  training data, and its best validation figures once training ends; the bundle's ``eval_metrics`` dropped);
+- every other config file of the bundle (``evaluate.json``, ...), copied.
+
+The configs hold no absolute path of the run folder: their ``bundle_root`` is :data:`RUN_FOLDER`, the folder
+above the ``configs/`` being run (:func:`run_folder`), so a copied or moved run folder uses its own weights
+and data; ``monai-landmarks`` and MONAI Label set ``bundle_root`` themselves.
 
 ``LICENSE``, ``docs/`` and ``sample_images/`` are copied too. Files are written only where nothing stands or
-where an earlier training run of this folder wrote them (listed in ``configs/.written_by_training``), and not
-at all when the run folder is the bundle folder itself.
+where an earlier training run of this folder wrote them (listed in ``configs/.written_by_training``), every
+one checked before the first is written, and not at all when the run folder is the bundle folder itself.
 """
 
 from __future__ import annotations
@@ -28,9 +34,11 @@ from pathlib import Path
 from monai_landmarks.utils.dist import is_main_process
 from monai_landmarks.utils.io import atomic_path, atomic_write_json, atomic_write_text
 
-__all__ = ["save_run_bundle", "write_run_bundle"]
+__all__ = ["RUN_FOLDER", "run_folder", "run_metadata", "save_run_bundle", "write_run_bundle"]
 
 MANIFEST = ".written_by_training"
+RUN_FOLDER = "$monai_landmarks.bundle.run_folder()"  #: a run folder's ``bundle_root``: wherever its configs are
+_IMPORT = "$import monai_landmarks.bundle"
 # inference.json keys that describe the run, not the trained model: never taken from the training config
 _RUN_KEYS = {"bundle_root", "imports", "device", "output_dir", "dataset_dir", "input_files", "ckpt_path"}
 _COPIED = ("LICENSE", "docs", "sample_images")
@@ -52,6 +60,22 @@ def _running_workflow():
     return None
 
 
+def run_folder() -> str:
+    """The bundle folder of the configs the running MONAI workflow reads: the folder above their ``configs/``.
+
+    Raises:
+        ValueError: no ``ConfigWorkflow`` is running (a config parsed by hand): set ``bundle_root`` then.
+    """
+    workflow = _running_workflow()
+    if workflow is None:
+        raise ValueError(
+            "bundle_root: this run folder's configs take their folder from the running MONAI workflow, and none is "
+            "running; set bundle_root to the run folder."
+        )
+    configs = Path(workflow.config_root_path)
+    return str(configs.parent if configs.name == "configs" else configs)
+
+
 def save_run_bundle(bundle_root) -> list[Path]:
     """Write the running training workflow's configs into ``bundle_root`` (a train.json ``run`` step, placed
     after the trainer is built, so a config or dataset error leaves no files behind).
@@ -66,7 +90,37 @@ def save_run_bundle(bundle_root) -> list[Path]:
     if workflow is None:
         warnings.warn("save_run_bundle: no running MONAI ConfigWorkflow; the run folder gets no configs.", stacklevel=2)
         return []
-    return write_run_bundle(workflow.parser, workflow.config_root_path, bundle_root)
+    written = write_run_bundle(workflow.parser, workflow.config_root_path, bundle_root)
+    metadata = Path(bundle_root).resolve() / "configs" / "metadata.json"
+    if metadata in written:
+        _record_validation_when_done(workflow.parser, metadata)
+    return written
+
+
+def _best_models(parser) -> list:
+    from monai_landmarks.handlers.checkpoint import SaveBestModel
+
+    saved = parser.get_parsed_content("train#checkpoint") if "train#checkpoint" in parser else {}
+    return [obj for obj in dict(saved).values() if isinstance(obj, SaveBestModel)]
+
+
+def _record_validation_when_done(parser, metadata: Path) -> None:
+    """Put the run's best validation figures into its ``metadata.json`` when training completes."""
+    from ignite.engine import Events
+
+    best = _best_models(parser)
+    if not best:
+        return
+
+    def record(engine) -> None:
+        measured = [b for b in best if b.best_epoch >= 0]
+        meta = json.loads(metadata.read_text(encoding="utf-8"))
+        meta["eval_metrics"] = {f"best_validation_{b.metric_name}": b.best for b in measured}
+        if measured:
+            meta["eval_metrics"]["best_validation_epoch"] = measured[0].best_epoch
+        atomic_write_json(metadata, meta)
+
+    parser.get_parsed_content("train#trainer").add_event_handler(Events.COMPLETED, record)
 
 
 def _is_plain(value) -> bool:
@@ -87,7 +141,7 @@ def _json_value(value):
         return None
 
 
-def _inference_config(source: dict, parser, root: Path) -> dict:
+def _inference_config(source: dict, parser) -> dict:
     config = copy.deepcopy(source)
     for key, value in source.items():
         if key in _RUN_KEYS or key not in parser.get() or not _is_plain(value):
@@ -95,47 +149,81 @@ def _inference_config(source: dict, parser, root: Path) -> dict:
         trained = _json_value(parser.get_parsed_content(key))
         if trained is not None:
             config[key] = trained
-    config["bundle_root"] = str(root)
-    return config
+    return _relocatable(config)
 
 
-def _training_config(parser, root: Path) -> dict:
+def _training_config(parser) -> dict:
     config = copy.deepcopy(parser.get())
     config.pop("_meta_", None)
-    config["bundle_root"] = str(root)
+    return _relocatable(config)
+
+
+def _relocatable(config: dict) -> dict:
+    """``config`` with :data:`RUN_FOLDER` as its ``bundle_root`` (and the import that expression needs)."""
+    config["bundle_root"] = RUN_FOLDER
+    imports = list(config.get("imports") or [])
+    config["imports"] = imports if _IMPORT in imports else [*imports, _IMPORT]
     return config
+
+
+def _training_data(parser, root: Path) -> str | None:
+    """The folder of the run's training images, relative to the run folder when it lies inside it."""
+    from monai_landmarks.utils.fingerprint import dataset_fingerprint
+
+    items = parser.get_parsed_content("train#dataset#data") if "train#dataset#data" in parser else None
+    folder = dataset_fingerprint(items)["data"]
+    if folder is None:
+        return None
+    path = Path(folder)
+    return path.relative_to(root).as_posix() if root in path.parents else folder
+
+
+def run_metadata(metadata: dict, parser, root) -> dict:
+    """The bundle's ``metadata.json`` made to describe a training run: the bundle's ``eval_metrics`` (the figures
+    of its shipped weights) removed until the run measures its own, and its data source set to the run's data."""
+    meta = copy.deepcopy(metadata)
+    data = _training_data(parser, Path(root))
+    meta["eval_metrics"] = {}
+    meta["data_source"] = f"this training run's data: {data}" if data else "this training run's data"
+    meta["description"] = (
+        f"{meta.get('description', '')} These weights were trained by a run of this bundle (its run folder), "
+        "not the bundle's shipped weights; eval_metrics holds the run's best validation figures once it "
+        "finishes (eval/validation_metrics.csv has every validation)."
+    ).strip()
+    return meta
 
 
 class _Writer:
-    """Writes files under a run folder, refusing to replace any file an earlier training run did not write."""
+    """Writes files under a run folder, refusing to replace any file an earlier training run did not write.
+
+    Every file is checked (:meth:`add`) before the first one is written (:meth:`write`).
+    """
 
     def __init__(self, root: Path) -> None:
         self.root = root
         self.manifest = root / "configs" / MANIFEST
         self.owned = set(self.manifest.read_text().split()) if self.manifest.is_file() else set()
-        self.written: list[Path] = []
+        self.planned: dict[Path, object] = {}
 
-    def _check(self, path: Path) -> str:
+    def add(self, path: Path, content) -> None:
+        """Plan ``path``: JSON data, or a source file (a :class:`~pathlib.Path`) to copy."""
         name = path.relative_to(self.root).as_posix()
         if path.exists() and name not in self.owned:
             raise FileExistsError(
                 f"{path}: exists and was not written by a training run; move it away or train into a new folder."
             )
-        return name
+        self.planned[path] = content
 
-    def json(self, path: Path, obj) -> None:
-        self.owned.add(self._check(path))
-        atomic_write_json(path, obj)
-        self.written.append(path)
-
-    def copy(self, source: Path, path: Path) -> None:
-        self.owned.add(self._check(path))
-        with atomic_path(path) as tmp:
-            shutil.copyfile(source, tmp)
-        self.written.append(path)
-
-    def finish(self) -> None:
-        atomic_write_text(self.manifest, "\n".join(sorted(self.owned)) + "\n")
+    def write(self) -> list[Path]:
+        self.owned |= {path.relative_to(self.root).as_posix() for path in self.planned}
+        atomic_write_text(self.manifest, "\n".join(sorted(self.owned)) + "\n")  # first: a crash leaves them owned
+        for path, content in self.planned.items():
+            if isinstance(content, Path):
+                with atomic_path(path) as tmp:
+                    shutil.copyfile(content, tmp)
+            else:
+                atomic_write_json(path, content)
+        return list(self.planned)
 
 
 def write_run_bundle(parser, configs_dir, bundle_root) -> list[Path]:
@@ -153,16 +241,19 @@ def write_run_bundle(parser, configs_dir, bundle_root) -> list[Path]:
     root = Path(bundle_root).resolve()
     if root / "configs" == source:
         return []
-    configs = {"train.json": _training_config(parser, root)}
+    configs = {"train.json": _training_config(parser)}
     inference = source / "inference.json"
     if inference.is_file():  # resolved before anything is written: a config that fails leaves no files
-        configs["inference.json"] = _inference_config(json.loads(inference.read_text()), parser, root)
+        configs["inference.json"] = _inference_config(json.loads(inference.read_text()), parser)
+    metadata = source / "metadata.json"
+    if metadata.is_file():
+        configs["metadata.json"] = run_metadata(json.loads(metadata.read_text()), parser, root)
     writer = _Writer(root)
     for name, config in configs.items():
-        writer.json(root / "configs" / name, config)
+        writer.add(root / "configs" / name, config)
     for file in sorted(source.iterdir()):
-        if file.is_file() and file.name not in ("train.json", "inference.json") and not file.name.startswith("."):
-            writer.copy(file, root / "configs" / file.name)
+        if file.is_file() and file.name not in configs and not file.name.startswith("."):
+            writer.add(root / "configs" / file.name, file)
     for name in _COPIED:
         item = source.parent / name
         if item.is_dir():
@@ -170,6 +261,5 @@ def write_run_bundle(parser, configs_dir, bundle_root) -> list[Path]:
         else:
             files = [item] if item.is_file() else []
         for file in files:
-            writer.copy(file, root / file.relative_to(source.parent))
-    writer.finish()
-    return writer.written
+            writer.add(root / file.relative_to(source.parent), file)
+    return writer.write()

@@ -18,6 +18,7 @@ from monai_landmarks.data.dataset_format import DatasetError, load_datalist, rea
 from monai_landmarks.data.image_reader import SUPPORTED_SUFFIXES
 from monai_landmarks.metrics.protocol import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
+from monai_landmarks.utils.locks import FolderLock
 from monai_landmarks.utils.paths import display, not_a_file
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
 ]
 
 _logger = logging.getLogger(__name__)
+PHANTOM_WAIT_S = 1800.0  #: how long a process waits for another one generating the same phantoms
 
 
 def dataset_folder(dataset_dir) -> Path:
@@ -68,7 +70,9 @@ def phantom_dataset(
 ) -> Path:
     """A synthetic phantom dataset, generated once into ``<cache_dir>/synthetic_<kind>_seed<seed>``.
 
-    An existing copy is reused when its generator version matches, and redrawn otherwise.
+    An existing copy is reused when its generator version matches, and redrawn otherwise. Several processes
+    (the ranks of a ``torchrun`` training) may ask at once: one generates, under a lock of ``cache_dir``,
+    while the others wait for it (up to :data:`PHANTOM_WAIT_S`) and then reuse its dataset.
 
     Args:
         kind: ``"head"`` (19 landmarks) or ``"hand"`` (37).
@@ -78,13 +82,14 @@ def phantom_dataset(
     from monai_landmarks.data.synthetic import GENERATOR_VERSION, generate_phantom_dataset
 
     root = Path(cache_dir).expanduser() / f"synthetic_{kind}_seed{seed}"
-    cached = (root / "dataset.json").is_file()
-    if cached and read_metadata(root).get("generator_version") == GENERATOR_VERSION:
-        return root
-    return generate_phantom_dataset(
-        root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed,
-        overwrite=cached,
-    )  # fmt: skip
+    with FolderLock(root.parent, "phantom generation").acquire(wait=PHANTOM_WAIT_S):
+        cached = (root / "dataset.json").is_file()
+        if cached and read_metadata(root).get("generator_version") == GENERATOR_VERSION:
+            return root
+        return generate_phantom_dataset(
+            root, kind=kind, num_train=num_train, num_val=num_val, num_test=num_test, size=size, seed=seed,
+            overwrite=cached,
+        )  # fmt: skip
 
 
 def resolve_dataset(
@@ -137,13 +142,28 @@ def training_datalists(
     options["strict_bounds"] = strict_bounds
     train = load_datalist(root, split=train_split, **options)
     if val_split in splits:
-        return train, load_datalist(root, split=val_split, **options)
-    if not 0 < num_val < len(train):
+        val, what = load_datalist(root, split=val_split, **options), f"validation split {val_split!r}"
+    elif not 0 < num_val < len(train):
         raise DatasetError(
             f"{root}: cannot hold out {num_val} of the {len(train)} {train_split!r} images for validation "
             f"and there is no {val_split!r} split."
         )
-    return train[:-num_val], train[-num_val:]
+    else:
+        train, val = train[:-num_val], train[-num_val:]
+        what = f"validation images (the last {num_val} of split {train_split!r}: no {val_split!r} split)"
+    _check_labelled(root, train, f"training split {train_split!r}")
+    _check_labelled(root, val, what)
+    return train, val
+
+
+def _check_labelled(root, items: Sequence[dict], what: str) -> None:
+    """A split without one labelled landmark trains nothing, or validates nothing, so no best model is kept."""
+    if not any(np.isfinite(np.asarray(item[Keys.LANDMARKS], dtype=float)).all(axis=-1).any() for item in items):
+        raise DatasetError(
+            f"{root}: the {what} has no labelled landmark in its {len(items)} image(s) (every x, y is empty); "
+            "training would keep no model (models/model.pt is the best validation's). Label some landmarks there "
+            "or choose another validation split."
+        )
 
 
 def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = 50.0) -> ErrorProtocol:

@@ -34,7 +34,6 @@ import os
 import re
 import shutil
 import tempfile
-import uuid
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -47,7 +46,7 @@ from monai_landmarks.data.image_reader import ImageReadError, read_image, read_i
 from monai_landmarks.utils.coords import as_landmarks, inside_image
 from monai_landmarks.utils.io import current_umask
 from monai_landmarks.utils.keys import Keys
-from monai_landmarks.utils.paths import check_safe_name
+from monai_landmarks.utils.paths import check_output_folder, check_safe_name, is_safe_name
 
 __all__ = [
     "BASE_COLUMNS",
@@ -65,6 +64,7 @@ __all__ = [
 ]
 
 METADATA_FILE = "dataset.json"
+MANIFEST = ".written_by_write_dataset"  #: the files write_dataset made in a folder (what overwrite may replace)
 LANDMARKS_FILE = "landmarks.csv"
 IMAGES_DIR = "images"
 BASE_COLUMNS = ("image_id", "split", "file", "landmark", "x", "y")
@@ -564,26 +564,83 @@ def _metadata(name, records, header, landmark_names, pixel_spacing_mm, extra_met
     return meta
 
 
-def _check_target(root: Path, overwrite: bool) -> None:
+def _written_before(root: Path) -> set[str]:
+    """The files an earlier :func:`write_dataset` made in ``root``: those its manifest lists, or for a folder
+    written before the manifest existed, ``dataset.json``, ``landmarks.csv`` and ``images/<id>.png`` of the
+    image ids ``dataset.json`` lists."""
+    manifest = root / MANIFEST
+    if manifest.is_file():
+        names = manifest.read_text(encoding="utf-8", errors="replace").splitlines()
+    else:
+        names = [
+            METADATA_FILE,
+            LANDMARKS_FILE,
+            *(f"{IMAGES_DIR}/{i}.png" for i in read_metadata(root).get("image_ids") or []),
+        ]
+    return {name for name in names if _is_dataset_file(name)}  # an edited manifest cannot name other files
+
+
+def _is_dataset_file(name: str) -> bool:
+    """A name write_dataset writes: its metadata, table, manifest, or ``images/<safe id>.png``."""
+    if name in (METADATA_FILE, LANDMARKS_FILE, MANIFEST):
+        return True
+    folder, _, file = name.partition("/")
+    return folder == IMAGES_DIR and file.endswith(".png") and is_safe_name(file[: -len(".png")])
+
+
+def _check_target(root: Path, overwrite: bool, inputs: Iterable = ()) -> set[str]:
+    """Refuse a target that is, holds or lies inside an input, or a non-empty folder that is not an earlier
+    dataset (or not to be overwritten). Returns the files an earlier write made there (replaceable)."""
+    try:
+        check_output_folder(root, inputs, containing=True, label="dataset folder")
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
     if root.exists() and not root.is_dir():
         raise DatasetError(f"{root}: exists and is not a folder.")
-    if root.is_dir() and any(root.iterdir()):
-        if not overwrite:
-            raise DatasetError(f"{root}: folder exists and is not empty; pass overwrite=True to replace it.")
-        if not (root / METADATA_FILE).is_file():  # never delete a folder that is not a dataset
-            raise DatasetError(f"{root}: overwrite=True only replaces a dataset folder, and it has no {METADATA_FILE}.")
+    if not (root.is_dir() and any(root.iterdir())):
+        return set()
+    if not overwrite:
+        raise DatasetError(f"{root}: folder exists and is not empty; pass overwrite=True to replace it.")
+    if not (root / METADATA_FILE).is_file():  # never touch a folder that is not a dataset
+        raise DatasetError(f"{root}: overwrite=True only replaces a dataset folder, and it has no {METADATA_FILE}.")
+    return _written_before(root)
 
 
-def _move_into_place(tmp: Path, root: Path) -> None:
+def _relative_files(folder: Path) -> list[str]:
+    return sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if not p.is_dir())
+
+
+def _move_into_place(tmp: Path, root: Path, owned: set[str]) -> None:
+    """Move the new dataset from ``tmp`` into ``root``, replacing only the files an earlier write made there.
+
+    Any other file in ``root`` is kept; one that a new file would replace stops the move before it starts.
+    """
     if root.is_dir() and not any(root.iterdir()):
         root.rmdir()
     if not root.exists():
         os.replace(tmp, root)
         return
-    old = root.with_name(f".{root.name}.old-{uuid.uuid4().hex[:8]}")
-    os.replace(root, old)  # a non-empty folder cannot be replaced in one rename: swap it out first
-    os.replace(tmp, root)
-    shutil.rmtree(old, ignore_errors=True)
+    new = _relative_files(tmp)
+    foreign = [name for name in new if (root / name).exists() and name not in owned]
+    if foreign or (root / IMAGES_DIR).is_file():
+        clash = root / (foreign[0] if foreign else IMAGES_DIR)
+        raise DatasetError(
+            f"{clash}: exists and was not written by an earlier dataset write here; overwrite would replace it. "
+            "Move it away or write the dataset into another folder."
+        )
+    _write_manifest(root, owned | set(new))  # first: files of a move cut short are still known as the writer's
+    for name in sorted(owned - set(new)):
+        if (root / name).is_file():
+            (root / name).unlink()
+    (root / IMAGES_DIR).mkdir(exist_ok=True)
+    for name in sorted(new, key=lambda n: n == METADATA_FILE):  # dataset.json last
+        os.replace(tmp / name, root / name)
+    _write_manifest(root, set(new) | {MANIFEST})
+    shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _write_manifest(root: Path, names: set[str]) -> None:
+    (root / MANIFEST).write_text("\n".join(sorted(names | {MANIFEST})) + "\n", encoding="utf-8")
 
 
 def write_dataset(
@@ -596,11 +653,13 @@ def write_dataset(
     overwrite: bool = False,
     progress: bool = False,
     total: int | None = None,
+    inputs: Iterable = (),
 ) -> Path:
-    """Write samples as a dataset folder, atomically: a failure leaves no folder (or the old one) behind.
+    """Write samples as a dataset folder: a failure leaves no folder (or the old one) behind.
 
-    Everything is written into a temporary sibling folder, read back with :func:`load_datalist`, and only
-    then renamed to ``root``.
+    Everything is written into a temporary sibling folder and read back with :func:`load_datalist`; a new
+    folder is then renamed to ``root`` in one step. Overwriting an earlier dataset replaces only the files an
+    earlier write made there (listed in its ``.written_by_write_dataset``), keeping any other file.
 
     Args:
         root: the dataset folder to create.
@@ -616,15 +675,18 @@ def write_dataset(
         landmark_names: optional names; their number fixes ``K``.
         pixel_spacing_mm: mm per stored pixel: None (unknown), a number, ``[sx, sy]`` or ``{image_id: ...}``.
         extra_metadata: more JSON-serialisable keys for ``dataset.json`` (may not replace the keys set here).
-        overwrite: replace an existing non-empty dataset folder (one that holds ``dataset.json``).
+        overwrite: replace an existing dataset (a folder that holds ``dataset.json``): the files an earlier
+            write made; a file of the new dataset that would replace any other file is refused.
         progress: show a progress bar on stderr (the command line's, unless ``--quiet``).
         total: how many samples to expect, for the progress bar.
+        inputs: files and folders the samples are read from: ``root`` may not be one, hold one or lie in one.
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
 
     Raises:
-        DatasetError: invalid arguments or samples, or ``root`` exists and may not be replaced.
+        DatasetError: invalid arguments or samples, ``root`` overlaps an input, or exists and may not be
+            replaced.
     """
     root = Path(root)
     if not isinstance(name, str) or not name:
@@ -635,7 +697,7 @@ def write_dataset(
     ):
         raise DatasetError(f"landmark_names must be a sequence of strings, got {landmark_names!r}.")
     num_landmarks = None if landmark_names is None else len(landmark_names)
-    _check_target(root, overwrite)
+    _check_target(root, overwrite, inputs)
     root.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{root.name}.", suffix=".tmp", dir=root.parent))
     os.chmod(tmp, 0o777 & ~current_umask())  # mkdtemp makes it 0700, whatever the umask
@@ -658,9 +720,10 @@ def write_dataset(
         except (TypeError, ValueError) as e:
             raise DatasetError(f"metadata is not JSON-serialisable: {e}") from e
         (tmp / METADATA_FILE).write_text(text + "\n", encoding="utf-8")
+        _write_manifest(tmp, {METADATA_FILE, LANDMARKS_FILE, *(r["file"] for r in records)})
         load_datalist(tmp)
-        _check_target(root, overwrite)  # the folder may have appeared meanwhile
-        _move_into_place(tmp, root)
+        owned = _check_target(root, overwrite, inputs)  # the folder may have appeared meanwhile
+        _move_into_place(tmp, root, owned)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -126,8 +126,11 @@ class ResumeFromLatest:
     What makes it safe to start the same command twice, or another command in the same folder:
 
     - only files with the saver's exact name (``checkpoint_epoch=N.pt``) are resumed from or pruned;
-    - ``ckpt_dir`` is locked (:class:`~monai_landmarks.utils.locks.FolderLock`) from the start of the run to
-      its end: a second training into the same folder stops with an error naming the first;
+    - ``ckpt_dir`` is locked (:class:`~monai_landmarks.utils.locks.FolderLock`) and the run record checked
+      when the handler is attached, before the run writes anything (configs, checkpoints), until the run
+      ends: a second training into the same folder stops with an error naming the first;
+    - weights the run would replace that no run of this folder wrote (a bundle's shipped ``models/model.pt``,
+      listed in its ``large_files.yml``, or a ``model.pt`` beside no run record) stop it before it starts;
     - ``ckpt_dir/run.json`` records what the run trains on (:func:`~monai_landmarks.utils.fingerprint.run_fingerprint`);
       a run with another dataset or network is refused, naming both, unless ``restart=True``, which removes
       the old run's epoch checkpoints and starts from epoch 0.
@@ -151,27 +154,50 @@ class ResumeFromLatest:
         self.logger = logging.getLogger(__name__)
         self.resumed_from: Path | None = None
         self.lock = FolderLock(self.ckpt_dir, "training")
+        self._current: dict | None = None  # this run's fingerprint, from begin() until the trainer starts
 
     def attach(self, engine) -> None:
+        """Lock the folder and check its run record now, then resume when the trainer starts.
+
+        Checking here, not at the start, refuses another run's folder before anything else of this run is
+        written there (the bundle's ``run`` writes the run folder's configs after this and before training).
+        """
         # Ignite runs STARTED handlers in order: list this one first so the others see the restored state.
         engine.add_event_handler(Events.STARTED, self)
         # The saver forgets files of earlier runs; prune them once its newer checkpoint exists.
         engine.add_event_handler(Events.EPOCH_STARTED, self.prune)
         engine.add_event_handler(Events.COMPLETED, self.prune)
         engine.add_event_handler(Events.COMPLETED, self.finish)
+        self.begin(engine)
 
-    def __call__(self, engine) -> None:
-        if is_main_process():
-            self.lock.acquire()
+    def begin(self, engine) -> None:
+        """Take the folder's lock and check the run record against this run (main process only).
+
+        Raises:
+            FolderLockedError: another training holds the folder.
+            ValueError: the folder holds another run, or weights no run of this folder wrote.
+        """
+        if not is_main_process():
+            return
+        self.lock.acquire()
         try:
-            self._resume(engine)
+            self._current = self._check_run(engine)
         except BaseException:
             self.lock.release()  # a refused start leaves the folder as it found it
             raise
 
+    def __call__(self, engine) -> None:
+        if self._current is None:  # a trainer run again after it finished (its lock was released then)
+            self.begin(engine)
+        try:
+            if is_main_process():
+                self._record_run()
+            self._resume(engine)
+        except BaseException:
+            self.lock.release()
+            raise
+
     def _resume(self, engine) -> None:
-        if is_main_process():
-            self._check_run(engine)
         path = latest_checkpoint(self.ckpt_dir, self.file_prefix)
         if path is None:
             return
@@ -186,14 +212,18 @@ class ResumeFromLatest:
         self.resumed_from = path
         self.logger.info(f"resumed training from {path} at epoch {engine.state.epoch}")
 
-    def _check_run(self, engine) -> None:
-        """Compare the run record with this run; refuse another run's folder, or start over if asked."""
+    def _check_run(self, engine) -> dict:
+        """Compare the run record with this run; refuse another run's folder. Returns this run's fingerprint.
+
+        Nothing is written here: :meth:`_record_run` does that once the trainer starts.
+        """
         record_path = self.ckpt_dir / RUN_RECORD
         current = run_fingerprint(engine)
         recorded = _read_record(record_path)
+        self._check_weights_owned(recorded)
         checkpoints = _epoch_checkpoints(self.ckpt_dir, self.file_prefix)
-        if recorded is not None and recorded.get("fingerprint") != current:
-            differences = fingerprint_differences(recorded.get("fingerprint") or {}, current)
+        differences = fingerprint_differences(recorded.get("fingerprint") or {}, current) if recorded else []
+        if differences:
             if not self.restart:
                 raise ValueError(
                     f"{record_path}: this folder holds another training run; it differs in "
@@ -201,13 +231,39 @@ class ResumeFromLatest:
                     "to start over (the old run's epoch checkpoints are removed)."
                 )
             self.logger.warning(f"{record_path}: starting over ({'; '.join(differences)}).")
-        if self.restart:
-            for _, old in checkpoints:
-                old.unlink(missing_ok=True)
-        elif recorded is None and checkpoints:
+        elif recorded is None and checkpoints and not self.restart:
             self.logger.warning(f"{self.ckpt_dir}: no {RUN_RECORD} (a run of an older version); resuming it.")
+        return current
+
+    def _record_run(self) -> None:
+        """Start over if asked (the old epoch checkpoints removed), and write this run's record."""
+        current, self._current = self._current, None
+        if self.restart:
+            for _, old in _epoch_checkpoints(self.ckpt_dir, self.file_prefix):
+                old.unlink(missing_ok=True)
         record = {"fingerprint": current, "checkpoints": _epoch_file(self.file_prefix).pattern}
-        atomic_write_json(record_path, record)
+        atomic_write_json(self.ckpt_dir / RUN_RECORD, record)
+
+    def _weights_written(self) -> list[Path]:
+        """The weights files this run writes: the paths of the ``SaveBestModel`` handlers it checkpoints."""
+        return [Path(obj.path) for obj in self.load_dict.values() if isinstance(obj, SaveBestModel)]
+
+    def _check_weights_owned(self, recorded: dict | None) -> None:
+        """Refuse to start where this run would replace weights that no run of this folder wrote: files
+        shipped with a bundle (listed in its ``large_files.yml``), or weights beside no run record."""
+        for path in self._weights_written():
+            listed = _listed_large_file(path)
+            if listed is not None:
+                raise ValueError(
+                    f"{path}: shipped weights of the bundle (listed in {listed}); training here would replace them "
+                    "and leave the bundle's other files and hashes stale. Pick another --bundle_root (bundle_root) "
+                    "for the run, e.g. runs/<name>."
+                )
+            if path.exists() and recorded is None:
+                raise ValueError(
+                    f"{path}: weights that no training run of this folder wrote (no {self.ckpt_dir / RUN_RECORD}); "
+                    "training here would replace them. Pick another --bundle_root (bundle_root) for the run."
+                )
 
     def prune(self, engine=None) -> None:
         """Remove every epoch checkpoint of this run but the newest (files of other names are never touched)."""
@@ -219,6 +275,24 @@ class ResumeFromLatest:
     def finish(self, engine=None) -> None:
         """Release the folder's lock (also released by the kernel if the process dies)."""
         self.lock.release()
+
+
+def _listed_large_file(path: Path) -> Path | None:
+    """The ``large_files.yml`` of a bundle folder above ``path`` that lists it (a file shipped with the bundle)."""
+    import yaml
+
+    target = path.resolve()
+    for folder in list(target.parents)[:3]:
+        listing = folder / "large_files.yml"
+        if not listing.is_file():
+            continue
+        try:
+            entries = (yaml.safe_load(listing.read_text(encoding="utf-8")) or {}).get("large_files") or []
+        except (OSError, ValueError, AttributeError, yaml.YAMLError) as e:
+            raise ValueError(f"{listing}: unreadable ({e}); cannot tell which weights the bundle ships.") from e
+        if any(isinstance(f, dict) and (folder / str(f.get("path", ""))).resolve() == target for f in entries):
+            return listing
+    return None
 
 
 def _read_record(path: Path) -> dict | None:

@@ -71,19 +71,29 @@ class FolderLock:
     def held(self) -> bool:
         return self._fd is not None
 
-    def acquire(self) -> FolderLock:
-        """Take the lock, or raise :class:`FolderLockedError` naming the process that holds it."""
+    def acquire(self, wait: float = 0.0) -> FolderLock:
+        """Take the lock, or raise :class:`FolderLockedError` naming the process that holds it.
+
+        Args:
+            wait: seconds to wait for another holder to release it (0: refuse at once).
+        """
         if self._fd is not None:
             return self
+        deadline = time.monotonic() + wait
         while True:
             fd = self._open()
             try:
                 fcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 os.close(fd)
+                if time.monotonic() < deadline:
+                    time.sleep(0.2)
+                    continue
+                waited = f" (waited {wait:g} s)" if wait else ""
                 raise FolderLockedError(
-                    f"{self.folder}: another {self.what} is writing here, {_describe(_read_holder(self.path))}. "
-                    f"Wait for it to finish or use another folder (lock file {self.path})."
+                    f"{self.folder}: another {self.what} is writing here{waited}, "
+                    f"{_describe(_read_holder(self.path))}. Wait for it to finish or use another folder "
+                    f"(lock file {self.path})."
                 ) from None
             if self._same_file(fd):
                 break

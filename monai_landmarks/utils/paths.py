@@ -75,8 +75,15 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_output_folder(out, inputs: Iterable) -> None:
+def check_output_folder(out, inputs: Iterable, containing: bool = False, label: str = "--out") -> None:
     """Refuse an output folder that is an input folder or lies inside one, or that holds an input file.
+
+    Args:
+        out: the output folder.
+        inputs: the input files and folders.
+        containing: also refuse an output folder that holds an input anywhere below it (for writers that may
+            replace files throughout their folder, such as a dataset writer with overwrite).
+        label: what the messages call the output folder.
 
     Raises:
         ValueError: naming the output folder and the input it would write over.
@@ -87,13 +94,18 @@ def check_output_folder(out, inputs: Iterable) -> None:
         if source.is_dir() and _inside(target, source):
             where = "the" if target == source else "inside the"
             raise ValueError(
-                f"--out {display(out)} is {where} input folder {display(given)}; outputs could replace the inputs. "
+                f"{label} {display(out)} is {where} input folder {display(given)}; outputs could replace the inputs. "
                 "Choose an output folder outside the inputs."
             )
         if not source.is_dir() and target == source.parent:
             raise ValueError(
-                f"--out {display(out)} is the folder of the input {display(given)}; outputs could replace the "
+                f"{label} {display(out)} is the folder of the input {display(given)}; outputs could replace the "
                 "inputs. Choose another output folder."
+            )
+        if containing and _inside(source, target):
+            raise ValueError(
+                f"{label} {display(out)} holds the input {display(given)}; writing there could replace or delete "
+                "the inputs. Choose an output folder outside the inputs."
             )
 
 

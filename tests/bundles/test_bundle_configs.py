@@ -9,7 +9,7 @@ import pytest
 from monai.bundle import ConfigParser
 from monai.bundle.scripts import run
 
-from monai_landmarks.bundle import write_run_bundle
+from monai_landmarks.bundle import RUN_FOLDER, write_run_bundle
 from monai_landmarks.data import generate_phantom_dataset
 from monai_landmarks.metrics import ErrorProtocol
 
@@ -115,8 +115,9 @@ def test_run_bundle_gets_trained_values_and_never_replaces_foreign_files(tmp_pat
     written = write_run_bundle(parser, configs, run_root)
     inference = json.loads((run_root / "configs" / "inference.json").read_text())
     assert inference["image_size"] == [64, 80] and inference["width_multiplier"] == 0.25
-    assert inference["bundle_root"] == str(run_root.resolve())
+    assert inference["bundle_root"] == RUN_FOLDER  # no absolute path: a copied run folder uses its own files
     train = json.loads((run_root / "configs" / "train.json").read_text())
+    assert train["bundle_root"] == RUN_FOLDER
     assert train["max_epochs"] == 8 and train["data_root"] == str(phantoms) and "_meta_" not in train
     assert (run_root / "configs" / "evaluate.json").read_text() == (configs / "evaluate.json").read_text()
     assert (run_root / "LICENSE").is_file() and (run_root / "docs" / "README.md").is_file()

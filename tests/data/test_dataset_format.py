@@ -396,3 +396,21 @@ def test_real_dha_hand_sample():
     items = load_datalist(root)
     assert len(items) == 7 and items[0][Keys.LANDMARKS].shape == (1, 37, 2)
     assert np.isnan(items[0][Keys.SPACING]).all()
+
+
+def test_overwrite_removes_only_what_earlier_writes_made(tmp_path):
+    """A dataset with 3 images overwritten by one with 1: its own 2 extra images go, other files stay, also in a
+    folder written before the manifest existed, and a manifest edited to name other files removes none of them."""
+    root = write_toy(tmp_path / "ds")
+    (tmp_path / "outside.txt").write_text("keep")
+    (root / "images" / "mine.png").write_bytes(b"keep")
+    manifest = root / ".written_by_write_dataset"
+    manifest.write_text(manifest.read_text() + "../outside.txt\nimages/mine.png.bak\nnotes\n")
+    write_dataset(root, "toy2", [make_sample(1)], overwrite=True)
+    assert sorted(p.name for p in (root / "images").iterdir()) == ["001.png", "mine.png"]
+    assert (tmp_path / "outside.txt").read_text() == "keep" and len(load_datalist(root)) == 1
+    manifest.unlink()  # as a folder written by an older version
+    (root / "notes.txt").write_text("keep")
+    write_dataset(root, "toy3", [make_sample(2)], overwrite=True)
+    assert sorted(p.name for p in (root / "images").iterdir()) == ["002.png", "mine.png"]
+    assert (root / "notes.txt").read_text() == "keep" and read_metadata(root)["name"] == "toy3"

@@ -1225,6 +1225,201 @@ def image_file_without_read_permission(tmp):
     return Case(call, ImageReadError, str(path), "permission denied; this user may not read the file")
 
 
+# ----------------------------------------------------------- round 3 (issue 22): writers and run folders
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    """Every file under ``folder`` (hidden ones too) and its bytes."""
+    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def _labelme_file(folder: Path, stem: str, labels: dict) -> Path:
+    """``folder/<stem>.json`` with one point per label, and its 16 x 12 image ``<stem>.png``."""
+    folder.mkdir(parents=True, exist_ok=True)
+    _png(folder / f"{stem}.png", _gray())
+    shapes = [{"label": label, "points": [xy], "shape_type": "point"} for label, xy in labels.items()]
+    path = folder / f"{stem}.json"
+    path.write_text(json.dumps({"imagePath": f"{stem}.png", "imageWidth": 16, "imageHeight": 12, "shapes": shapes}))
+    return path
+
+
+def convert_labelme_into_the_folder_of_its_sources(tmp):
+    # the issue's case: `convert labelme D/labelme D --overwrite` deleted D/labelme and everything else in D
+    root = _dataset(tmp)  # D holds an earlier dataset, so --overwrite would apply
+    _labelme_file(root / "labelme", "a", {"sella": [3.0, 4.0]})
+    (root / "notes.txt").write_text("mine")
+    before = _files(root)
+    call = _cli("convert", "labelme", root / "labelme", root, "--overwrite", "--quiet")
+    return Case(call, 1, f"dataset folder {root} holds the input {root / 'labelme'}", "could replace or delete",
+                check=lambda _: assert_equal(_files(root), before))  # fmt: skip
+
+
+def synth_overwrite_keeps_files_it_did_not_write(tmp):
+    root = tmp / "D"
+    small = ["--num-train", "2", "--num-val", "1", "--num-test", "0", "--size", "64", "80", "--overlays", "0",
+             "--quiet"]  # fmt: skip
+    assert main(["synth", str(root), *small]) == 0
+    (root / "notes.txt").write_text("mine")
+    (root / "images" / "scan.png").write_bytes(b"not written by synth")
+    old_image = (root / "images" / "head0000.png").read_bytes()
+
+    def check(code):
+        assert code == 0
+        assert (root / "notes.txt").read_text() == "mine"
+        assert (root / "images" / "scan.png").read_bytes() == b"not written by synth"
+        assert (root / "images" / "head0000.png").read_bytes() != old_image  # its own files are replaced
+        assert read_metadata(root)["seed"] == 1 and len(load_datalist(root)) == 3
+
+    return Case(_cli("synth", root, *small, "--seed", "1", "--overwrite"), ACCEPTED, check=check)
+
+
+def dataset_overwrite_onto_a_file_it_did_not_write(tmp):
+    root = _dataset(tmp)  # images img0, img1
+    (root / "images" / "img2.png").write_bytes(b"someone else's")
+    before = _files(root)
+    samples = [{"image_id": f"img{i}", "split": "train", "image": _gray(seed=i), "landmarks": [[2.0, 3.0]] * 2}
+               for i in range(3)]  # fmt: skip
+    call = lambda: write_dataset(root, "tiny", samples, overwrite=True)  # noqa: E731
+    return Case(call, DatasetError, str(root / "images" / "img2.png"), "not written by an earlier dataset write",
+                check=lambda _: assert_equal(_files(root), before))  # fmt: skip
+
+
+def _tiny_run(tmp: Path, data: Path, epochs: int = 1, bundle_root: Path | None = None) -> Path:
+    from _training import train
+
+    root = bundle_root or tmp / "run"
+    train(root, data, epochs=epochs)
+    return root
+
+
+def _phantoms(tmp: Path, name: str = "d", seed: int = 0, overwrite: bool = False) -> Path:
+    return generate_phantom_dataset(tmp / name, "head", 4, 2, 0, size=(64, 80), seed=seed, overwrite=overwrite)
+
+
+def second_training_refused_before_it_rewrites_the_configs(tmp):
+    from _training import train
+
+    run = _tiny_run(tmp, _phantoms(tmp))
+    other = _phantoms(tmp, "other", seed=1)
+    before = _files(run / "configs")
+    return Case(lambda: train(run, other, epochs=1), Exception, str(run / "models" / "run.json"),
+                "another training run", check=lambda _: assert_equal(_files(run / "configs"), before))  # fmt: skip
+
+
+def concurrent_training_leaves_the_running_one_alone(tmp):
+    data = _phantoms(tmp)
+    run = _tiny_run(tmp, data)
+    def state():
+        return {p: b for p, b in _files(run).items() if p != "models/.lock" and not p.startswith("eval/")}
+
+    before = state()
+    holder = _lock_holder(run / "models")  # the run still training
+
+    def check(_):
+        holder.kill()
+        holder.wait(30)
+        assert_equal(state(), before)
+
+    return Case(lambda: _tiny_run(tmp, data, epochs=2), RuntimeError, f"process {holder.pid}",
+                "another training is writing here", check=check)  # fmt: skip
+
+
+def train_into_a_bundle_folder_with_shipped_weights(tmp):
+    import shutil
+
+    bundle = tmp / "htc_ceph"
+    shutil.copytree(BUNDLES / "htc_ceph", bundle)
+    before = _files(bundle / "models")
+    call = lambda: _tiny_run(tmp, _phantoms(tmp), bundle_root=bundle)  # noqa: E731
+    return Case(call, Exception, str(bundle / "models" / "model.pt"), "shipped weights.*Pick another --bundle_root",
+                check=lambda _: assert_equal(_files(bundle / "models"), before))  # fmt: skip
+
+
+def train_over_weights_without_a_run_record(tmp):
+    (tmp / "run" / "models").mkdir(parents=True)
+    weights = _weights(tmp / "run" / "models" / "model.pt", width_multiplier=0.25)
+    before = weights.read_bytes()
+    call = lambda: _tiny_run(tmp, _phantoms(tmp))  # noqa: E731
+    return Case(call, Exception, str(weights), "no training run of this folder wrote.*Pick another --bundle_root",
+                check=lambda _: assert_equal(weights.read_bytes(), before))  # fmt: skip
+
+
+def regenerated_dataset_is_other_data(tmp):
+    data = _phantoms(tmp)
+    run = _tiny_run(tmp, data)
+    _phantoms(tmp, seed=1, overwrite=True)  # same folder, same ids, other images and landmarks
+    before = _files(run / "models")
+    after = lambda _: assert_equal(_files(run / "models"), before)  # noqa: E731
+    return Case(lambda: _tiny_run(tmp, data, epochs=2), Exception, str(run / "models" / "run.json"),
+                "another training run.*data_digest", check=after)  # fmt: skip
+
+
+def validation_split_without_labelled_landmarks(tmp):
+    samples = [{"image_id": f"i{n}", "split": "val" if n else "train", "image": _gray(),
+                "landmarks": [[np.nan, np.nan]] * 2 if n else [[2.0, 3.0]] * 2} for n in range(3)]  # fmt: skip
+    root = write_dataset(tmp / "ds", "tiny", samples)
+    return Case(lambda: training_datalists(root), DatasetError, str(root),
+                "validation split 'val' has no labelled landmark")  # fmt: skip
+
+
+def copied_run_folder_predicts_with_its_own_weights(tmp):
+    import shutil
+
+    data = _phantoms(tmp)
+    run = _tiny_run(tmp, data)
+    copy = tmp / "copy"
+    shutil.copytree(run, copy)
+    shutil.rmtree(run)  # the original is gone: a copy reading its configs' old bundle_root would fail
+    assert not any(str(run) in text.decode() for text in _files(copy / "configs").values())
+    config = copy / "configs" / "inference.json"
+    bundle_run = [sys.executable, "-m", "monai.bundle", "run", "--config_file", str(config), "--dataset_dir",
+                  str(data / "images"), "--output_dir", str(tmp / "out"), "--progress", "False"]  # fmt: skip
+
+    def check(code):
+        assert code == 0
+        predicted = json.loads((tmp / "pred" / "head0000.png.json").read_text())
+        assert len(predicted["landmarks"]) == 19
+        repo = str(Path(__file__).resolve().parents[2])  # this checkout's package, as pytest imports it
+        path = os.pathsep.join([repo, *filter(None, [os.environ.get("PYTHONPATH")])])
+        done = subprocess.run(bundle_run, cwd=tmp, capture_output=True, text=True, timeout=300,
+                              env={**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": path})  # fmt: skip
+        assert done.returncode == 0, done.stderr[-2000:]
+        assert (tmp / "out" / "head0000.png.json").is_file()
+
+    call = _cli("predict", copy, data / "images", "--out", tmp / "pred", "--quiet", "--device", "cpu")
+    return Case(call, ACCEPTED, check=check)
+
+
+def run_metadata_describes_the_run(tmp):
+    data = _phantoms(tmp)
+
+    def check(run):
+        meta = json.loads((run / "configs" / "metadata.json").read_text())
+        assert set(meta["eval_metrics"]) == {"best_validation_val_mre", "best_validation_epoch"}, meta["eval_metrics"]
+        assert meta["eval_metrics"]["best_validation_epoch"] == 1 and str(data) in meta["data_source"]
+        assert "ISBI" not in meta["data_source"] and "not the bundle's shipped weights" in meta["description"]
+
+    return Case(lambda: _tiny_run(tmp, data), ACCEPTED, check=check)
+
+
+def labelme_label_one_letter_off(tmp):
+    _labelme_file(tmp / "src", "a", {"sella": [1.0, 2.0], "nasion": [3.0, 4.0]})
+    typo = _labelme_file(tmp / "src", "b", {"sela": [1.0, 2.0], "nasion": [3.0, 4.0]})
+    _labelme_file(tmp / "src", "c", {"sella": [1.0, 2.0], "nasion": [3.0, 4.0]})
+    call = lambda: convert_labelme(tmp / "src", tmp / "out", "t")  # noqa: E731
+    return Case(call, DatasetError, f"{typo}: label 'sela'", r"one letter off 'sella'.*\['nasion', 'sella'\]",
+                out=tmp / "out")  # fmt: skip
+
+
+def labelme_labels_a_letter_apart_on_purpose(tmp):
+    # numbered and left/right landmarks differ by one character and are not typos
+    labels = {"L1": [1.0, 2.0], "L2": [2.0, 2.0], "L10": [3.0, 2.0], "Go_l": [4.0, 2.0], "Go_r": [5.0, 2.0],
+              "Po": [6.0, 2.0], "Pog": [7.0, 2.0]}  # fmt: skip
+    path = _labelme_file(tmp / "src", "a", labels)
+    check = lambda root: assert_equal(read_metadata(root)["num_landmarks"], 7)  # noqa: E731
+    return Case(lambda: convert_labelme([path], tmp / "out", "t"), ACCEPTED, check=check)
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -1268,6 +1463,14 @@ ROWS = [
     bundle_input_folder_of_monai_label, predict_batch_with_unreadable_images, predict_folder_of_only_non_images,
     predict_symbolic_link_loop, predict_folder_named_like_an_image, predict_image_of_zero_width,
     image_file_without_read_permission,
+    # round 3 (issue 22), writers and run folders: nothing replaced that the run did not write, run folders that
+    # describe themselves
+    convert_labelme_into_the_folder_of_its_sources, synth_overwrite_keeps_files_it_did_not_write,
+    dataset_overwrite_onto_a_file_it_did_not_write, second_training_refused_before_it_rewrites_the_configs,
+    concurrent_training_leaves_the_running_one_alone, train_into_a_bundle_folder_with_shipped_weights,
+    train_over_weights_without_a_run_record, regenerated_dataset_is_other_data,
+    validation_split_without_labelled_landmarks, copied_run_folder_predicts_with_its_own_weights,
+    run_metadata_describes_the_run, labelme_label_one_letter_off, labelme_labels_a_letter_apart_on_purpose,
 ]  # fmt: skip
 
 

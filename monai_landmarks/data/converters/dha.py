@@ -158,5 +158,5 @@ def convert_dha(
     }
     return write_dataset(
         out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite,
-        progress=progress, total=len(ids),
+        progress=progress, total=len(ids), inputs=[csv_file, image_dir],
     )  # fmt: skip

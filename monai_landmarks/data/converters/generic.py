@@ -55,8 +55,9 @@ def _samples(entries: dict, paths: dict, factor: int):
 
 
 def _write(
-    out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress=False
+    out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress, sources
 ) -> Path:
+    """Write the converted dataset; ``sources`` (the annotation files) and the images are its inputs."""
     if not entries:
         raise DatasetError(f"{out_dir}: nothing to convert (no annotated images).")
     extra = {"original_size_wh": image_sizes(paths), "downsample_factor": factor, **extra}
@@ -73,6 +74,7 @@ def _write(
         overwrite=overwrite,
         progress=progress,
         total=len(entries),
+        inputs=[*sources, *paths.values()],
     )
 
 
@@ -134,6 +136,41 @@ def _check_label_spelling(docs: dict) -> None:
                     f"{path}: label {label!r} differs from {seen[0]!r} in {seen[1]} only in letter case or spaces; "
                     "fix the typo, or pass label_map to map both."
                 )
+
+
+def _one_letter_off(a: str, b: str) -> bool:
+    """``a`` is ``b`` with one letter dropped, added or two neighbouring letters swapped (``sela`` / ``sella``,
+    ``nasoin`` / ``nasion``). Substitutions and digits are not counted: ``L1`` / ``L2`` and ``Go_l`` / ``Go_r``
+    are different landmarks."""
+    a, b = sorted((a, b), key=len)
+    if len(a) < 4:
+        return False  # short abbreviations (Po / Pog) differ by one letter on purpose
+    if len(b) == len(a) + 1:
+        return any(b[i].isalpha() and b[:i] + b[i + 1 :] == a for i in range(len(b)))
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 2 and diff[1] == diff[0] + 1 and a[diff[0]] == b[diff[1]] and a[diff[1]] == b[diff[0]]
+    return False
+
+
+def _check_label_typos(docs: dict) -> None:
+    """Without a label_map every label is a landmark, so a misspelt one (``sela`` beside ``sella``) would add a
+    landmark: refuse a label one letter off another, naming the file of the rarer one and the labels."""
+    files: dict[str, list[Path]] = {}
+    for path, _, points in docs.values():
+        for label in points:
+            files.setdefault(label, []).append(path)
+    for a in files:
+        for b in files:
+            if a >= b or not _one_letter_off(a.casefold(), b.casefold()):
+                continue
+            rare, common = sorted((a, b), key=lambda label: (len(files[label]), label))
+            names = sorted((label for label in files if label != rare), key=natural_key)
+            raise DatasetError(
+                f"{files[rare][0]}: label {rare!r} is one letter off {common!r} (in {len(files[common])} "
+                f"file(s)); it would become a landmark of its own. Valid names (the other labels): {names}. "
+                "Fix the typo, or pass label_map to list the landmarks."
+            )
 
 
 def _label_index(label_map, labels: set[str]) -> dict[str, int]:
@@ -209,12 +246,13 @@ def convert_labelme(
         docs[f.stem] = (f, *read_labelme(f))
     if label_map is None:
         _check_label_spelling(docs)
+        _check_label_typos(docs)
     index = _label_index(label_map, {label for _, _, points in docs.values() for label in points})
     entries, paths = {}, {}
     for image_id, (path, doc, points) in docs.items():
         unknown = sorted(set(points) - set(index), key=natural_key)
         if unknown:
-            raise DatasetError(f"{path}: label(s) {unknown} not in label_map {list(index)}.")
+            raise DatasetError(f"{path}: label(s) {unknown} not in label_map; valid names: {list(index)}.")
         array = np.full((len(index), 2), np.nan)
         for label, xy in points.items():
             array[index[label]] = np.asarray(xy) + LABELME_OFFSET
@@ -226,7 +264,8 @@ def convert_labelme(
         "source_format": "labelme",
         "coordinate_note": "labelme coordinates (top-left image corner at 0) shifted by -0.5 to pixel centres.",
     }
-    return _write(out_dir, name, entries, paths, factor, names, pixel_spacing_mm, extra, overwrite, progress)
+    sources = [path for path, _, _ in docs.values()]
+    return _write(out_dir, name, entries, paths, factor, names, pixel_spacing_mm, extra, overwrite, progress, sources)
 
 
 # ---------------------------------------------------------------------------------------------------- CSV
@@ -372,4 +411,6 @@ def convert_csv(
         split = (splits or {}).get(image_id) or entry["split"] or "train"
         entries[image_id] = (split, points)
     extra = {"source_format": f"CSV ({layout})", "coordinate_offset": offset}
-    return _write(out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress)
+    return _write(
+        out_dir, name, entries, paths, factor, landmark_names, pixel_spacing_mm, extra, overwrite, progress, [path]
+    )

@@ -166,4 +166,5 @@ def convert_isbi2015(
         overwrite=overwrite,
         progress=progress,
         total=len(images),
+        inputs=[source_dir],
     )

@@ -137,5 +137,5 @@ def convert_shenzhen(
     }
     return write_dataset(
         out_dir, name, samples(), pixel_spacing_mm=None, extra_metadata=extra, overwrite=overwrite,
-        progress=progress, total=len(paths),
+        progress=progress, total=len(paths), inputs=[image_dir, label_dir],
     )  # fmt: skip
