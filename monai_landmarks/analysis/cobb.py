@@ -56,8 +56,11 @@ def corner_order_problems(corners: np.ndarray) -> list[str]:
 
 def _pair_angles(directions: np.ndarray) -> np.ndarray:
     """``(17, 17)`` angles in degrees between vertebra directions, cosine clipped to [0, 1] as the challenge does."""
-    unit = directions / np.linalg.norm(directions, axis=1, keepdims=True)
-    return np.degrees(np.arccos(np.clip(unit @ unit.T, 0.0, 1.0)))
+    dot = directions @ directions.T
+    x, y = directions[:, 0], directions[:, 1]
+    cross = np.abs(np.outer(x, y) - np.outer(y, x))
+    # atan2 is arccos(cos) without its loss of precision near 0; a negative cosine is clipped to 90 degrees
+    return np.where(dot > 0, np.degrees(np.arctan2(cross, dot)), 90.0)
 
 
 def _is_s(centre: np.ndarray) -> bool:
