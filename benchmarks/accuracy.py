@@ -51,6 +51,7 @@ class Evaluation:
     protocol: str
     ground_truth: str = "mean"
     cascade: bool = False  # refine with the refiner weights; otherwise refiner_path "" (coarse only)
+    measurements: bool = False  # also score ISBI 2015 task 2 on the predictions (benchmarks/clinical.py)
 
 
 @dataclass(frozen=True)
@@ -100,6 +101,16 @@ def _shipped_suite(bundle: str, model: str) -> Suite:
     )
 
 
+def _measurement_suite(bundle: str) -> Suite:
+    """ISBI 2015 task 2 (cephalometric measurements and classes) on test1 from the shipped cascade."""
+    from benchmarks.clinical import MEASUREMENT_PROTOCOL
+
+    ev = Evaluation("isbi2015_measurements_cascade", "isbi2015_ceph", "test1", MEASUREMENT_PROTOCOL, cascade=True,
+                    measurements=True)  # fmt: skip
+    return Suite(bundle=bundle, dataset="isbi2015_ceph", model_overrides={}, train_overrides={}, evaluations=(ev,),
+                 label=f"Shipped `{bundle}` cascade, ISBI 2015 task 2 measurements", shipped=True)  # fmt: skip
+
+
 SUITES = {
     "isbi2015_cpu_scale": Suite(
         bundle="htc_ceph",
@@ -130,6 +141,8 @@ SUITES = {
     ),
     "htc_ceph_shipped": _shipped_suite("htc_ceph", "HTC at width 0.25, 256 x 320 input"),
     "gu2net_ceph_shipped": _shipped_suite("gu2net_ceph", "GU2Net with channels 16-128, 256 x 320 input"),
+    "htc_ceph_measurements": _measurement_suite("htc_ceph"),
+    "gu2net_ceph_measurements": _measurement_suite("gu2net_ceph"),
 }
 
 
@@ -520,6 +533,11 @@ def run_suite(
     written = []
     for ev in suite.evaluations:
         result = evaluate(name, suite, ev, datasets_dir, bundle_root, checkpoint, threads, training, refiner)
+        if ev.measurements:
+            from benchmarks.clinical import measurement_record
+
+            report_dir = bundle_root / f"eval_{ev.name}" / ev.split
+            result |= measurement_record(report_dir, datasets_dir / ev.dataset, ev.split)
         path = results_dir / f"accuracy_{name}_{ev.name}.json"
         path.write_text(json.dumps(result, indent=1))
         written.append(path)

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.clinical import measurements_section
 from benchmarks.provenance import FIGURES_DIR, ROOT
 
 # the issue's timing of the original GU2Net code on this kind of machine (2 threads, batch 2, 512 x 416, fp32)
@@ -75,18 +76,21 @@ HTC_PARAMETERS = [
 
 def load_results(results_dir: Path) -> dict:
     """The result files of a folder: ``{"speed": {module: pytest-benchmark JSON}, "accuracy": {evaluation:
-    record}, "shipped": {suite: {evaluation: record}}, "training": {bundle: training record}}``; the shipped
-    suites' records (the cascade) are kept apart, since both bundles' suites share evaluation names."""
+    record}, "shipped": {suite: {evaluation: record}}, "training": {bundle: training record}, "measurements":
+    {suite: record}}``; the shipped suites' records (the cascade) are kept apart, since both bundles' suites share
+    evaluation names, and the task-2 measurement records have their own section."""
     from benchmarks.accuracy import load_training
 
-    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "training": {}}
+    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "training": {}, "measurements": {}}
     for path in sorted(Path(results_dir).glob("speed_*.json")):  # speed_<module>[-<part>].json
         module = path.stem.removeprefix("speed_").split("-")[0]
         merged = out["speed"].setdefault(module, {"benchmarks": []})
         merged["benchmarks"] += json.loads(path.read_text())["benchmarks"]
     for path in sorted(Path(results_dir).glob("accuracy_*.json")):
         rec = json.loads(path.read_text())
-        if rec.get("shipped"):
+        if "measurements" in rec:  # ISBI 2015 task 2 (benchmarks/clinical.py), its own section
+            out["measurements"][rec["suite"]] = rec
+        elif rec.get("shipped"):
             out["shipped"].setdefault(rec["suite"], {})[rec["evaluation"]] = rec
         else:
             out["accuracy"][rec["evaluation"]] = rec
@@ -879,6 +883,7 @@ def render(results: dict, figure_lines: list[str]) -> str:
     cascade = cascade_section(results)
     lines += _contents(bool(cascade))
     lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"]) + cascade
+    lines += measurements_section(results.get("measurements", {}), _provenance_line)
     lines += networks_section(results["speed"]) + heatmaps_section(results["speed"])
     lines += pipeline_section(results["speed"])
     return "\n".join(lines).rstrip() + "\n"

@@ -6,17 +6,19 @@ in ``yijingru/Vertebra-Landmark-Detection`` (``cobb_evaluate.py``, "transfered f
 challenge"); this is our own implementation of it:
 
 1. Each vertebra's direction is the vector from the midpoint of its left edge (TL, BL) to that of its right edge
-   (TR, BR). The angle between two vertebrae is ``arccos`` of their cosine clipped to ``[0, 1]`` (so at most 90).
+   (TR, BR). The angle between two vertebrae is ``arccos`` of their cosine clipped to ``[0, 1]`` (so at most 90;
+   computed here as ``atan2(|cross|, dot)``, the same angle without arccos's loss of precision near 0).
 2. The main angle ``mt`` is the largest angle between any two vertebrae; its end vertebrae are the pair
    (the upper one is the first row reaching the maximum).
 3. The spine is "S"-shaped unless the centre line (midpoints of the top and bottom edges, the last two left out)
    stays on one side of the chord from its first to its last point (all normalised offsets of one sign).
 4. Not S: ``pt`` = angle between T1 and the upper end vertebra, ``tl`` = angle between L5 and the lower one.
-   S and the main curve's end vertebrae in the upper half of the image (mean y of their bottom-edge midpoints above
-   half the image height; MATLAB's 1-based ``mid_p_v(2 * v)`` is the bottom edge, which the Python port's 0-based
-   ``mid_p_v[2 * v]`` turned into the top edge): ``pt`` = the largest angle between the upper end vertebra and any vertebra above it,
-   ``tl`` = the largest between the lower end vertebra and any below. S in the lower half: ``pt`` = the largest
-   angle above the upper end vertebra as before, ``tl`` = the largest angle above *that* curve's upper end.
+   S and the main curve's end vertebrae in the upper half of the image (the mean y of their bottom-edge midpoints
+   less than half the image height, y pointing down; MATLAB's 1-based ``mid_p_v(2 * v)`` is the bottom edge, which the Python port's 0-based
+   ``mid_p_v[2 * v]`` turned into the top edge): ``pt`` = the largest angle between the upper end vertebra and any
+   vertebra above it, ``tl`` = the largest between the lower end vertebra and any below. S in the lower half:
+   ``pt`` = the largest angle above the upper end vertebra as before, ``tl`` = the largest angle above *that*
+   curve's upper end.
 
 The output order and names follow the released ``cobb_angles.csv`` (``mt, pt, tl``: the algorithm's output order).
 In the last case both ``pt`` and ``tl`` lie above the main curve: the names are the challenge's positions, not

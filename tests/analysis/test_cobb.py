@@ -2,6 +2,7 @@
 the released angles of ``aasce_spine`` reproduced from its ground-truth corners."""
 
 import csv
+import json
 import math
 
 import numpy as np
@@ -141,5 +142,5 @@ def test_ground_truth_corners_reproduce_released_angles():
         within += error <= 1
     assert len(items) == 532
     assert within / len(items) >= 0.9, (within, undefined, off)
-    odd = {line.split(":")[0] for line in __import__("json").loads((root / "dataset.json").read_text())["annotation_odd"]}
+    odd = {line.split(":")[0] for line in json.loads((root / "dataset.json").read_text())["annotation_odd"]}
     assert set(undefined) <= odd
