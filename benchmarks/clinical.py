@@ -98,8 +98,12 @@ def _suite_table(suite: str, rec: dict) -> list[str]:
     return lines + ["; ".join(confusion) + ".", ""]
 
 
-def measurements_section(records: dict, provenance) -> list[str]:
-    """The README section for ``{suite: measurement record}``; empty when there are none."""
+def measurements_section(records: dict, provenance, command=str) -> list[str]:
+    """The README section for ``{suite: measurement record}``; empty when there are none.
+
+    ``provenance(rec)`` gives the record's provenance sentence and ``command(text)`` shows a command line (the
+    report's own helpers, so this section reads like the others).
+    """
     if not records:
         return []
     lines = [
@@ -120,5 +124,5 @@ def measurements_section(records: dict, provenance) -> list[str]:
     ]
     for suite, rec in sorted(records.items()):
         lines += _suite_table(suite, rec)
-        lines += [f"Evaluation ({rec['eval_wall_seconds']} s): `{rec['eval_command']}`. {provenance(rec)}", ""]
+        lines += [f"Evaluation ({rec['eval_wall_seconds']} s): `{command(rec['eval_command'])}`. {provenance(rec)}", ""]
     return lines
