@@ -51,6 +51,7 @@ class Evaluation:
     protocol: str
     ground_truth: str = "mean"
     cascade: bool = False  # refine with the refiner weights; otherwise refiner_path "" (coarse only)
+    measurements: bool = False  # also score ISBI 2015 task 2 on the predictions (benchmarks/clinical.py)
 
 
 @dataclass(frozen=True)
@@ -122,6 +123,16 @@ JSRT_PROTOCOL = (
 )
 AASCE_PROTOCOL = "AASCE 2019 test1 (51 images), pixels of the original JPEG images (no spacing known)"
 
+def _measurement_suite(bundle: str) -> Suite:
+    """ISBI 2015 task 2 (cephalometric measurements and classes) on test1 from the shipped cascade."""
+    from benchmarks.clinical import MEASUREMENT_PROTOCOL
+
+    ev = Evaluation("isbi2015_measurements_cascade", "isbi2015_ceph", "test1", MEASUREMENT_PROTOCOL, cascade=True,
+                    measurements=True)  # fmt: skip
+    return Suite(bundle=bundle, dataset="isbi2015_ceph", model_overrides={}, train_overrides={}, evaluations=(ev,),
+                 label=f"Shipped `{bundle}` cascade, ISBI 2015 task 2 measurements", shipped=True)  # fmt: skip
+
+
 SUITES = {
     "isbi2015_cpu_scale": Suite(
         bundle="htc_ceph",
@@ -164,6 +175,8 @@ SUITES = {
         "coarse only, trained on AASCE train with 48 images held out for validation",
         groups="vertebrae",
     ),
+    "htc_ceph_measurements": _measurement_suite("htc_ceph"),
+    "gu2net_ceph_measurements": _measurement_suite("gu2net_ceph"),
 }  # fmt: skip
 #: shipped suites that compare a coarse model with its cascade (the report's cascade section)
 CASCADE_SUITES = tuple(n for n, s in SUITES.items() if s.shipped and any(e.cascade for e in s.evaluations))
@@ -581,6 +594,11 @@ def run_suite(
     written = []
     for ev in suite.evaluations:
         result = evaluate(name, suite, ev, datasets_dir, bundle_root, checkpoint, threads, training, refiner)
+        if ev.measurements:
+            from benchmarks.clinical import measurement_record
+
+            report_dir = bundle_root / f"eval_{ev.name}" / ev.split
+            result |= measurement_record(report_dir, datasets_dir / ev.dataset, ev.split)
         path = results_dir / f"accuracy_{name}_{ev.name}.json"
         path.write_text(json.dumps(result, indent=1))
         written.append(path)

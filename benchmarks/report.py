@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.clinical import measurements_section
 from benchmarks.provenance import FIGURES_DIR, ROOT
 from benchmarks.report_anatomies import anatomies_section
 
@@ -76,19 +77,22 @@ HTC_PARAMETERS = [
 
 def load_results(results_dir: Path) -> dict:
     """The result files of a folder: ``{"speed": {module: pytest-benchmark JSON}, "accuracy": {evaluation:
-    record}, "shipped": {suite: {evaluation: record}}, "training": {bundle: training record}}``; the shipped
-    suites' records (the cascade) are kept apart, since both bundles' suites share evaluation names; shipped
-    coarse-only suites of other anatomies (spine, chest) go to ``"anatomies"``."""
+    record}, "shipped": {suite: {evaluation: record}}, "anatomies": {suite: {evaluation: record}}, "training":
+    {bundle: training record}, "measurements": {suite: record}}``; the shipped suites' records (the cascade) are
+    kept apart, since both bundles' suites share evaluation names; shipped coarse-only suites of other anatomies
+    (spine, chest) and the task-2 measurement records have sections of their own."""
     from benchmarks.accuracy import CASCADE_SUITES, load_training
 
-    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "anatomies": {}, "training": {}}
+    out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "anatomies": {}, "training": {}, "measurements": {}}
     for path in sorted(Path(results_dir).glob("speed_*.json")):  # speed_<module>[-<part>].json
         module = path.stem.removeprefix("speed_").split("-")[0]
         merged = out["speed"].setdefault(module, {"benchmarks": []})
         merged["benchmarks"] += json.loads(path.read_text())["benchmarks"]
     for path in sorted(Path(results_dir).glob("accuracy_*.json")):
         rec = json.loads(path.read_text())
-        if rec.get("shipped"):
+        if "measurements" in rec:  # ISBI 2015 task 2 (benchmarks/clinical.py), its own section
+            out["measurements"][rec["suite"]] = rec
+        elif rec.get("shipped"):
             kind = "shipped" if rec["suite"] in CASCADE_SUITES else "anatomies"
             out[kind].setdefault(rec["suite"], {})[rec["evaluation"]] = rec
         else:
@@ -883,6 +887,7 @@ def render(results: dict, figure_lines: list[str]) -> str:
     lines += _contents(bool(cascade))
     lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"]) + cascade
     lines += anatomies_section(results.get("anatomies", {}))
+    lines += measurements_section(results.get("measurements", {}), _provenance_line, _command)
     lines += networks_section(results["speed"]) + heatmaps_section(results["speed"])
     lines += pipeline_section(results["speed"])
     return "\n".join(lines).rstrip() + "\n"

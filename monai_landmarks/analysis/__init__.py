@@ -1,0 +1,28 @@
+"""Clinical measurements from landmarks: ISBI 2015 cephalometry (eight measurements and classes) and AASCE Cobb
+angles, as plain functions on ``(K, 2)`` points in original-image pixels plus the pixel spacing."""
+
+from __future__ import annotations
+
+from .cephalometry import CLASS_LABELS, ISBI_LANDMARKS, MEASUREMENTS, THRESHOLDS, cephalometric_measurements, classify
+from .cobb import COBB_ANGLES, VERTEBRAE, cobb_angles, corner_order_problems
+from .records import Measurement
+from .registry import ANALYSIS_KEY, AnalysisKind, analyse, bundle_analysis, parse_kind
+
+__all__ = [
+    "ANALYSIS_KEY",
+    "CLASS_LABELS",
+    "COBB_ANGLES",
+    "ISBI_LANDMARKS",
+    "MEASUREMENTS",
+    "THRESHOLDS",
+    "VERTEBRAE",
+    "AnalysisKind",
+    "Measurement",
+    "analyse",
+    "bundle_analysis",
+    "cephalometric_measurements",
+    "classify",
+    "cobb_angles",
+    "corner_order_problems",
+    "parse_kind",
+]
