@@ -1,7 +1,8 @@
-"""Bundle helpers: a training run folder written as a bundle of its own."""
+"""Bundle helpers: a training run folder written as a bundle of its own; weights checked against large_files.yml."""
 
 from __future__ import annotations
 
+from .large_files import file_sha256, verify_weights_file
 from .run_bundle import save_run_bundle, write_run_bundle
 
-__all__ = ["save_run_bundle", "write_run_bundle"]
+__all__ = ["file_sha256", "save_run_bundle", "verify_weights_file", "write_run_bundle"]

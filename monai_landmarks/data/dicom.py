@@ -3,8 +3,9 @@ photometric interpretation.
 
 Spacing
     ``PixelSpacing (0028,0030)`` first, then ``ImagerPixelSpacing (0018,1164)``, the usual tag on projection
-    X-rays (CR, DX), which is the spacing at the detector. Both hold ``row spacing \\ column spacing`` in mm, that
-    is ``(y, x)``; the package's order is ``(x, y)``. Without either tag the spacing is unknown (NaN), never the
+    X-rays (CR, DX), which is the spacing at the detector, then ``NominalScannedPixelSpacing (0018,2010)``, the tag
+    of digitised film (secondary capture; SimpleITK writes it). All hold ``row spacing \\ column spacing`` in mm,
+    that is ``(y, x)``; the package's order is ``(x, y)``. Without any of them the spacing is unknown (NaN), never the
     1.0 that SimpleITK reports.
 
 MONOCHROME1
@@ -26,6 +27,7 @@ __all__ = ["DICOM_SPACING_TAGS", "DicomInfo", "dicom_info", "is_dicom"]
 DICOM_SPACING_TAGS = (
     ("PixelSpacing (0028,0030)", "0028|0030"),
     ("ImagerPixelSpacing (0018,1164)", "0018|1164"),
+    ("NominalScannedPixelSpacing (0018,2010)", "0018|2010"),
 )
 _PHOTOMETRIC = "0028|0004"
 _TAG_KEY = re.compile(r"^[0-9a-fA-F]{4}\|[0-9a-fA-F]{4}$")

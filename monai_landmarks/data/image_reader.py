@@ -23,9 +23,9 @@ Geometry
     value for many JPEGs. For landmark datasets the datalist's ``spacing`` is the one to use.
 
 DICOM
-    The spacing comes from Pixel Spacing, else Imager Pixel Spacing (NaN when neither is there; the tag used
-    is ``meta["spacing_tag"]``); MONOCHROME1 images come inverted to look like MONOCHROME2 (GDCM does it); see
-    :mod:`monai_landmarks.data.dicom`.
+    The spacing comes from Pixel Spacing, else Imager Pixel Spacing, else Nominal Scanned Pixel Spacing (NaN when
+    none is there; the tag used is ``meta["spacing_tag"]``); MONOCHROME1 images come inverted to look like
+    MONOCHROME2 (GDCM does it); see :mod:`monai_landmarks.data.dicom`.
 """
 
 from __future__ import annotations
