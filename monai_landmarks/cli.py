@@ -143,6 +143,7 @@ def _positive_float(text: str) -> float:
 def _predict(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigWorkflow
 
+    from monai_landmarks.bundle.large_files import verify_weights_file
     from monai_landmarks.handlers.checkpoint import check_weights
     from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
     from monai_landmarks.utils.paths import check_output_folder
@@ -166,12 +167,16 @@ def _predict(args: argparse.Namespace) -> int:
         overrides["pixel_spacing_mm"] = args.spacing
     if args.device:
         overrides["device"] = f"$torch.device('{args.device}')"
-    overrides.update(_settings(args.set))
+    overrides.update(_refiner_settings(args))
     workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
     workflow.initialize()
-    check_weights(weights, workflow.parser.get_parsed_content("network"))
+    handlers = workflow.parser.get_parsed_content("handlers")
+    check_weights(weights, _model_network(workflow.parser, handlers))
+    model = verify_weights_file(weights)  # hashed once, in check_weights
     evaluator = workflow.parser.get_parsed_content("evaluator")
-    writers = [h for h in workflow.parser.get_parsed_content("handlers") if isinstance(h, LandmarkPredictionWriter)]
+    writers = [h for h in handlers if isinstance(h, LandmarkPredictionWriter)]
+    for writer in writers:  # configs of older run folders load with MONAI's CheckpointLoader, which records nothing
+        writer.model_weights = model
     try:
         evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
     except BaseException as e:
@@ -179,8 +184,35 @@ def _predict(args: argparse.Namespace) -> int:
             _stop_writer(writer, len(overrides["input_files"]), interrupted=isinstance(e, KeyboardInterrupt))
         raise
     workflow.finalize()
-    print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}")
+    ran = f" ({writers[0].describe()})" if writers and writers[0].outputs else ""
+    print(f"wrote predictions for {len(overrides['input_files'])} image(s) to {args.out}{ran}")
     return EXIT_OK
+
+
+def _refiner_settings(args: argparse.Namespace) -> dict:
+    """The ``--set`` values, with ``--no-refine`` as ``refiner_path`` null; a refiner file the user names must exist
+    (a typo would otherwise turn the cascade off)."""
+    settings = _settings(args.set)
+    if getattr(args, "no_refine", False):
+        if settings.get("refiner_path"):
+            raise ValueError("--no-refine and --set refiner_path=... contradict each other; give one.")
+        settings["refiner_path"] = None
+    named = settings.get("refiner_path")
+    if named is not None and not str(named).startswith(("$", "@")):
+        if not isinstance(named, str) or not named:
+            raise ValueError(f"--set refiner_path={named!r}: expected a file path, or null for coarse landmarks only.")
+        if not Path(named).is_file():
+            raise FileNotFoundError(f"{named}: refiner weights not found (--set refiner_path); use --no-refine for "
+                                    "coarse landmarks only.")  # fmt: skip
+    return settings
+
+
+def _model_network(parser, handlers):
+    """The network the config loads ``ckpt_path`` into (the bundles' WeightsLoader names it; else ``network``)."""
+    from monai_landmarks.handlers.checkpoint import WeightsLoader
+
+    loaders = [h for h in handlers if isinstance(h, WeightsLoader)]
+    return loaders[0].network if loaders else parser.get_parsed_content("network")
 
 
 def _configs(bundle: Path, synthetic: bool, *extra: str) -> list[str]:
@@ -216,25 +248,38 @@ def _run_overrides(args: argparse.Namespace, root: Path) -> dict:
     return overrides
 
 
-def _bundle_run(args: argparse.Namespace, run_id: str, *extra: str) -> Path:
+def _train(args: argparse.Namespace) -> int:
     from monai.bundle.scripts import run
 
     bundle = Path(args.bundle)
-    configs = _configs(bundle, args.synthetic, *extra)
+    configs = _configs(bundle, args.synthetic)
     root = _bundle_root(args, bundle)
-    run(run_id, config_file=configs, **_run_overrides(args, root))
-    return root
-
-
-def _train(args: argparse.Namespace) -> int:
-    root = _bundle_run(args, "training")
+    run("training", config_file=configs, **_run_overrides(args, root))
     print(f"trained into {root} (weights in {root / 'models'}, configs in {root / 'configs'})")
     return EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    root = _bundle_run(args, "evaluating", "evaluate.json")
-    print(f"wrote the evaluation report under {root / 'eval'}")
+    from monai.bundle.scripts import run
+
+    from monai_landmarks.bundle.large_files import verify_weights_file
+
+    bundle = Path(args.bundle)
+    configs = _configs(bundle, args.synthetic, "evaluate.json")
+    root = _bundle_root(args, bundle)
+    overrides = _run_overrides(args, root)
+    overrides.update(_refiner_settings(args))
+    # the weights of the folder given: --bundle_root's when named, else the bundle's own (a shipped bundle's, a run
+    # folder's), and only for a bundle without weights those of its default run folder (runs/<name>)
+    home = root if args.bundle_root or not (bundle / "models" / "model.pt").is_file() else bundle
+    overrides.setdefault("ckpt_path", str(args.weights or home / "models" / "model.pt"))
+    overrides.setdefault("refiner_path", str(home / "models" / "refiner.pt"))
+    weights = verify_weights_file(overrides["ckpt_path"])
+    run("evaluating", config_file=configs, **overrides)
+    refiner = overrides["refiner_path"]
+    cascade = f"cascade on, refiner {refiner} (sha256 {verify_weights_file(refiner)['sha256']})" if refiner and \
+        Path(refiner).is_file() else "cascade off (coarse landmarks only)"  # fmt: skip
+    print(f"evaluated {weights['path']} (sha256 {weights['sha256']}), {cascade}; report under {root / 'eval'}")
     return EXIT_OK
 
 
@@ -245,8 +290,11 @@ def _export(args: argparse.Namespace) -> int:
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     suffix = ".onnx" if args.format == "onnx" else ".ts"
     out = Path(args.out) if args.out else weights.with_suffix(suffix)
+    from monai_landmarks.bundle.large_files import verify_weights_file
+
     export_bundle(bundle, weights, out, args.format, _settings(args.set))
-    print(f"wrote {out}")
+    used = verify_weights_file(weights)  # checked (and hashed) by export_bundle
+    print(f"wrote {out} from {used['path']} (sha256 {used['sha256']})")
     return EXIT_OK
 
 
@@ -306,6 +354,9 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--bundle_root", help="run folder (default: the run folder given, else runs/<bundle name>)")
         t.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
         t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+        if name == "evaluate":
+            t.add_argument("--weights", help="weights file (default: the folder's models/model.pt)")
+            t.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
         t.set_defaults(run=run)
 
     x = sub.add_parser("export", help="export a bundle's network", description=_export_help())
@@ -324,6 +375,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=_positive_float, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_predict)
     return parser
@@ -357,7 +409,10 @@ def _run_help(name: str) -> str:
     what = {
         "train": "Train a bundle. A run folder gets the weights, reports and the configs it ran with, so it is a "
         "bundle of its own; running again resumes.",
-        "evaluate": "Evaluate a trained bundle on its test split (per domain for the universal bundle).",
+        "evaluate": "Evaluate a trained bundle on its test split (per domain for the universal bundle). The weights "
+        "are --weights, else those of --bundle_root when given, else the bundle folder's own models/model.pt (and "
+        "refiner.pt), else its run folder's; the report goes under the run folder, and the command says which "
+        "file ran (path and sha256) and whether the cascade did.",
     }[name]
     return what + " Without --dataset_dir or --synthetic the bundle's own settings decide (a run folder's configs)."
 

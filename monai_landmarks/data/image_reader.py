@@ -46,7 +46,7 @@ from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple
 from PIL import Image
 
-from monai_landmarks.data.dicom import dicom_info, is_dicom
+from monai_landmarks.data.dicom import check_pixel_data, dicom_info, is_dicom
 from monai_landmarks.utils.paths import display
 
 __all__ = [
@@ -334,6 +334,11 @@ def read_image(
     except RuntimeError as e:
         raise ImageReadError(f"{header.path}: cannot read pixel data (truncated or corrupt?): {_first_line(e)}") from e
     _check_complete(header.path)
+    if is_dicom(reader):
+        try:
+            check_pixel_data(reader)
+        except ValueError as e:
+            raise ImageReadError(str(e)) from None
     w, h = header.size
     # numpy order is ([1, ...,] H, W[, C]); the header check left only singleton extra axes
     array = sitk.GetArrayFromImage(image).reshape(h, w, image.GetNumberOfComponentsPerPixel())
