@@ -27,7 +27,7 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # MONAI re-raises errors from transforms and config expressions inside RuntimeErrors that name neither the
 # file nor the problem; the message shown is the wrapped error's.
-_MONAI_WRAPPERS = ("applying transform", "Failed to evaluate ConfigExpression")
+_MONAI_WRAPPERS = ("applying transform", "Failed to evaluate ConfigExpression", "Failed to instantiate component")
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -450,6 +450,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (OSError, ValueError, RuntimeError, MemoryError, RecursionError) as e:
         print(f"monai-landmarks {args.command}: error: {_unwrap(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (TypeError, KeyError, ImportError) as e:  # a --set value of the wrong type or name, deep in a config
+        cause = _unwrap(e)
+        print(f"monai-landmarks {args.command}: error: {type(cause).__name__}: {cause} (check the --set values and "
+              "the bundle's configs).", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     except KeyboardInterrupt as e:
         signum = e.args[0] if isinstance(e, _Terminated) else signal.SIGINT

@@ -189,8 +189,8 @@ class PatchRefinement:
         device=None,
         shifts_mm: Sequence[Sequence[float]] = (),
     ) -> None:
-        if iterations < 1:
-            raise ValueError(f"iterations must be at least 1, got {iterations}.")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"refine iterations must be an integer of at least 1, got {iterations!r}.")
         self.network, self.patch_size, self.patch_spacing_mm = network, int(patch_size), float(patch_spacing_mm)
         self.radius, self.iterations = int(radius), int(iterations)
         self.device = device if device is not None else next(network.parameters()).device
@@ -220,6 +220,18 @@ class PatchRefinement:
                 confidence.append(conf)
             points = torch.stack(found).mean(0)
         return points.to(torch.float32), torch.stack(confidence).mean(0)
+
+
+def _check_spacing_setting(value, name: str) -> None:
+    """A configured spacing: None, or one or two positive finite numbers (mm per pixel)."""
+    if value is None:
+        return
+    try:
+        array = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        array = np.array([])
+    if array.size not in (1, 2) or not (np.isfinite(array).all() and (array > 0).all()):
+        raise ValueError(f"RefineLandmarksd: {name} must be one or two positive numbers (mm per pixel), got {value!r}.")
 
 
 class RefineLandmarksd(MapTransform):
@@ -258,6 +270,8 @@ class RefineLandmarksd(MapTransform):
         self.default_spacing, self.coarse_key, self.confidence_key = default_spacing, coarse_key, confidence_key
         self.spacing_key, self.cascade_key = spacing_key, cascade_key
         self._warned = False
+        for name, value in (("spacing (pixel_spacing_mm)", spacing), ("default_spacing", default_spacing)):
+            _check_spacing_setting(value, name)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)

@@ -386,6 +386,12 @@ def check_weights(path, network: torch.nn.Module) -> Mapping:
     if not (missing or unexpected or reshaped):
         _check_finite(state, path)
         return state
+    name = type(getattr(network, "module", network)).__name__
+    if isinstance(obj, Mapping) and isinstance(obj.get("meta"), Mapping) and "patch_size" in obj["meta"]:
+        raise ValueError(
+            f"{path}: the cascade's patch refiner weights (refiner.pt), not weights of the network {name}; pass the "
+            "coarse model's weights (models/model.pt)."
+        )
     details = []
     if missing:
         details.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
@@ -398,7 +404,7 @@ def check_weights(path, network: torch.nn.Module) -> Mapping:
             f"{tuple(expected[k].shape)} in the network)"
         )
     raise ValueError(
-        f"{path}: weights do not fit the network {type(getattr(network, 'module', network)).__name__}: "
+        f"{path}: weights do not fit the network {name}: "
         f"{'; '.join(details)} parameters. Is it a checkpoint of another network, or trained with other "
         "settings (num_landmarks, width_multiplier)?"
     )

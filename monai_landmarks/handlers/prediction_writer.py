@@ -150,6 +150,10 @@ class LandmarkPredictionWriter:
         id_key: str = Keys.IMAGE_ID,
     ) -> None:
         self.output_dir = Path(output_dir)
+        if landmark_names is not None and (
+            isinstance(landmark_names, str) or not all(isinstance(n, str) for n in _as_list(landmark_names))
+        ):
+            raise ValueError(f"landmark_names must be a list of names (text), got {landmark_names!r}.")
         self.landmark_names = landmark_names
         self.spacing = spacing
         self.overlay = overlay
@@ -277,6 +281,13 @@ class LandmarkPredictionWriter:
         numbers = [str(p["index"]) for p in record["landmarks"]]
         legend = [f"{p['index']:>2} {p['name']}" for p in record["landmarks"]]
         save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend)
+
+
+def _as_list(value) -> list:
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
 
 
 def _earlier_outputs(summary: Path) -> set[str]:
