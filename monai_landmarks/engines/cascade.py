@@ -287,8 +287,9 @@ class RefineLandmarksd(MapTransform):
             if is_assumed(source) and not self._warned:
                 self._warned = True
                 logging.getLogger(__name__).warning(
-                    f"{name}: no pixel spacing known (no --spacing, dataset or header spacing); the refiner "
-                    f"{source}. Give --spacing for other images; the outputs record spacing_source."
+                    f"{name}: no pixel spacing known (no --spacing, dataset or header spacing): the refiner uses "
+                    f"the bundle default, spacing_source '{source}', and no millimetres are written. Give --spacing "
+                    "if you know it (warned once per run)."
                 )
             try:
                 d[key], d[self.confidence_key] = self.refinement(image, d[key], spacing)
