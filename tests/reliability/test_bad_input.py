@@ -442,6 +442,7 @@ def weights_file_corrupt(tmp):
 
 
 def training_checkpoint_as_weights(tmp):
+    net = _network("htc_ceph", width_multiplier=0.25)
     torch.save({"network": net.state_dict(), "optimizer": {"state": {}}}, path := tmp / "checkpoint_epoch=3.pt")
     return Case(lambda: check_weights(path, net), ValueError, str(path), "not a network state_dict")
 
