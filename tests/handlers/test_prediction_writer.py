@@ -110,3 +110,22 @@ def test_overlay_has_numbers_and_a_legend(tmp_path):
     panel = picture[:, 40:]
     assert (panel != (24, 24, 24)).any(axis=-1).sum() > 50  # legend text drawn on the dark panel
     assert not (tmp_path / "out" / "predictions.csv").exists()
+
+
+def test_landmarks_off_the_image_are_flagged_with_confidence_zero():
+    from monai_landmarks.handlers import prediction_record
+
+    points = torch.tensor([[-0.6, 5.0], [39.5, 23.5], [5.0, 23.6], [float("nan"), float("nan")]])
+    record = prediction_record(points, torch.full((4,), 0.8), [0.1, 0.1], image_size=(40, 24))
+    assert [lm["outside_image"] for lm in record["landmarks"]] == [True, False, True, False]
+    assert [lm["confidence"] for lm in record["landmarks"]] == pytest.approx([0.0, 0.8, 0.0, 0.8])
+    assert record["landmarks"][0]["x"] == pytest.approx(-0.6)  # the position is kept for the reviewer
+    assert record["num_outside_image"] == 2 and record["image_size"] == [40, 24]
+
+
+def test_an_assumed_spacing_is_recorded_but_gives_no_millimetres():
+    from monai_landmarks.handlers import prediction_record
+
+    record = prediction_record(POINTS, spacing=0.2, spacing_source="assumed: bundle default (0.2 mm)")
+    assert record["spacing_mm"] == [0.2, 0.2] and record["spacing_source"] == "assumed: bundle default (0.2 mm)"
+    assert all("x_mm" not in lm for lm in record["landmarks"])
