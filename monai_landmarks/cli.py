@@ -285,13 +285,12 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _export(args: argparse.Namespace) -> int:
     from monai_landmarks.bundle.export import export_bundle
+    from monai_landmarks.bundle.large_files import verify_weights_file
 
     bundle = Path(args.bundle)
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     suffix = ".onnx" if args.format == "onnx" else ".ts"
     out = Path(args.out) if args.out else weights.with_suffix(suffix)
-    from monai_landmarks.bundle.large_files import verify_weights_file
-
     export_bundle(bundle, weights, out, args.format, _settings(args.set))
     used = verify_weights_file(weights)  # checked (and hashed) by export_bundle
     print(f"wrote {out} from {used['path']} (sha256 {used['sha256']})")
