@@ -117,8 +117,8 @@ def test_the_cascade_records_what_ran_and_an_assumed_spacing(caplog):
     png = _image(name="a.png")
     assert image_spacing_and_source(png, default=0.2)[1] == "assumed: bundle default (0.2 mm)"
     assert image_spacing_and_source(png, default=0.2, dataset=[0.1, 0.1])[1] == "dataset"
-    step = RefineLandmarksd(refinement=PatchRefinement(_refiner(), patch_size=16), default_spacing=0.2)
-    sample = {"pred_landmarks": torch.tensor([[[3.0, 4.0], [4.0, 4.0], [5.0, 5.0]]]), "image_full": png}
+    step = RefineLandmarksd(refinement=PatchRefinement(_refiner(), patch_size=32), default_spacing=0.2)
+    sample = {"pred_landmarks": torch.tensor([[[30.0, 40.0], [40.0, 40.0], [50.0, 50.0]]]), "image_full": png}
     with caplog.at_level("WARNING"):
         ran = step(sample)["cascade"]
         step(sample)  # warned once per run, not per image
