@@ -27,7 +27,7 @@ __all__ = ["main"]
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 # MONAI re-raises errors from transforms and config expressions inside RuntimeErrors that name neither the
 # file nor the problem; the message shown is the wrapped error's.
-_MONAI_WRAPPERS = ("applying transform", "Failed to evaluate ConfigExpression")
+_MONAI_WRAPPERS = ("applying transform", "Failed to evaluate ConfigExpression", "Failed to instantiate component")
 
 
 def _synth(args: argparse.Namespace) -> int:
@@ -114,6 +114,7 @@ def _positive_float(text: str) -> float:
 def _predict(args: argparse.Namespace) -> int:
     from monai.bundle import ConfigWorkflow
 
+    from monai_landmarks.bundle.large_files import verify_weights_file
     from monai_landmarks.data.datalists import image_files
     from monai_landmarks.handlers.checkpoint import check_weights
     from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
@@ -139,12 +140,16 @@ def _predict(args: argparse.Namespace) -> int:
         overrides["pixel_spacing_mm"] = args.spacing
     if args.device:
         overrides["device"] = f"$torch.device('{args.device}')"
-    overrides.update(_settings(args.set))
+    overrides.update(_refiner_settings(args))
     workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
     workflow.initialize()
-    check_weights(weights, workflow.parser.get_parsed_content("network"))
+    handlers = workflow.parser.get_parsed_content("handlers")
+    check_weights(weights, _model_network(workflow.parser, handlers))
+    model = verify_weights_file(weights)  # hashed once, in check_weights
     evaluator = workflow.parser.get_parsed_content("evaluator")
-    writers = [h for h in workflow.parser.get_parsed_content("handlers") if isinstance(h, LandmarkPredictionWriter)]
+    writers = [h for h in handlers if isinstance(h, LandmarkPredictionWriter)]
+    for writer in writers:  # configs of older run folders load with MONAI's CheckpointLoader, which records nothing
+        writer.model_weights = model
     try:
         evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
     except BaseException as e:
@@ -157,7 +162,8 @@ def _predict(args: argparse.Namespace) -> int:
     if failed:
         print(f"monai-landmarks predict: error: {_failed_images(failed, total, args.out)}", file=sys.stderr)
         return EXIT_FAILED
-    print(f"wrote predictions for {total} image(s) to {args.out}")
+    ran = f" ({writers[0].describe()})" if writers and writers[0].outputs else ""
+    print(f"wrote predictions for {total} image(s) to {args.out}{ran}")
     return EXIT_OK
 
 
@@ -174,6 +180,32 @@ def _failed_images(failed: Sequence[dict], total: int, out) -> str:
         f"{len(failed)} of {total} image(s) failed: {reasons}{more}. The other {total - len(failed)} were predicted "
         f"into {display(out)}; {SUMMARY_FILE} lists the failed ones."
     )
+
+
+def _refiner_settings(args: argparse.Namespace) -> dict:
+    """The ``--set`` values, with ``--no-refine`` as ``refiner_path`` null; a refiner file the user names must exist
+    (a typo would otherwise turn the cascade off)."""
+    settings = _settings(args.set)
+    if getattr(args, "no_refine", False):
+        if settings.get("refiner_path"):
+            raise ValueError("--no-refine and --set refiner_path=... contradict each other; give one.")
+        settings["refiner_path"] = None
+    named = settings.get("refiner_path")
+    if named is not None and not str(named).startswith(("$", "@")):
+        if not isinstance(named, str) or not named:
+            raise ValueError(f"--set refiner_path={named!r}: expected a file path, or null for coarse landmarks only.")
+        if not Path(named).is_file():
+            raise FileNotFoundError(f"{named}: refiner weights not found (--set refiner_path); use --no-refine for "
+                                    "coarse landmarks only.")  # fmt: skip
+    return settings
+
+
+def _model_network(parser, handlers):
+    """The network the config loads ``ckpt_path`` into (the bundles' WeightsLoader names it; else ``network``)."""
+    from monai_landmarks.handlers.checkpoint import WeightsLoader
+
+    loaders = [h for h in handlers if isinstance(h, WeightsLoader)]
+    return loaders[0].network if loaders else parser.get_parsed_content("network")
 
 
 def _configs(bundle: Path, synthetic: bool, *extra: str) -> list[str]:
@@ -209,37 +241,52 @@ def _run_overrides(args: argparse.Namespace, root: Path) -> dict:
     return overrides
 
 
-def _bundle_run(args: argparse.Namespace, run_id: str, *extra: str) -> Path:
+def _train(args: argparse.Namespace) -> int:
     from monai.bundle.scripts import run
 
     bundle = Path(args.bundle)
-    configs = _configs(bundle, args.synthetic, *extra)
+    configs = _configs(bundle, args.synthetic)
     root = _bundle_root(args, bundle)
-    run(run_id, config_file=configs, **_run_overrides(args, root))
-    return root
-
-
-def _train(args: argparse.Namespace) -> int:
-    root = _bundle_run(args, "training")
+    run("training", config_file=configs, **_run_overrides(args, root))
     print(f"trained into {root} (weights in {root / 'models'}, configs in {root / 'configs'})")
     return EXIT_OK
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    root = _bundle_run(args, "evaluating", "evaluate.json")
-    print(f"wrote the evaluation report under {root / 'eval'}")
+    from monai.bundle.scripts import run
+
+    from monai_landmarks.bundle.large_files import verify_weights_file
+
+    bundle = Path(args.bundle)
+    configs = _configs(bundle, args.synthetic, "evaluate.json")
+    root = _bundle_root(args, bundle)
+    overrides = _run_overrides(args, root)
+    overrides.update(_refiner_settings(args))
+    # the weights of the folder given: --bundle_root's when named, else the bundle's own (a shipped bundle's, a run
+    # folder's), and only for a bundle without weights those of its default run folder (runs/<name>)
+    home = root if args.bundle_root or not (bundle / "models" / "model.pt").is_file() else bundle
+    overrides.setdefault("ckpt_path", str(args.weights or home / "models" / "model.pt"))
+    overrides.setdefault("refiner_path", str(home / "models" / "refiner.pt"))
+    weights = verify_weights_file(overrides["ckpt_path"])
+    run("evaluating", config_file=configs, **overrides)
+    refiner = overrides["refiner_path"]
+    cascade = f"cascade on, refiner {refiner} (sha256 {verify_weights_file(refiner)['sha256']})" if refiner and \
+        Path(refiner).is_file() else "cascade off (coarse landmarks only)"  # fmt: skip
+    print(f"evaluated {weights['path']} (sha256 {weights['sha256']}), {cascade}; report under {root / 'eval'}")
     return EXIT_OK
 
 
 def _export(args: argparse.Namespace) -> int:
     from monai_landmarks.bundle.export import export_bundle
+    from monai_landmarks.bundle.large_files import verify_weights_file
 
     bundle = Path(args.bundle)
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
     suffix = ".onnx" if args.format == "onnx" else ".ts"
     out = Path(args.out) if args.out else weights.with_suffix(suffix)
     export_bundle(bundle, weights, out, args.format, _settings(args.set))
-    print(f"wrote {out}")
+    used = verify_weights_file(weights)  # checked (and hashed) by export_bundle
+    print(f"wrote {out} from {used['path']} (sha256 {used['sha256']})")
     return EXIT_OK
 
 
@@ -299,6 +346,9 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--bundle_root", help="run folder (default: the run folder given, else runs/<bundle name>)")
         t.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
         t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+        if name == "evaluate":
+            t.add_argument("--weights", help="weights file (default: the folder's models/model.pt)")
+            t.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
         t.set_defaults(run=run)
 
     x = sub.add_parser("export", help="export a bundle's network", description=_export_help())
@@ -317,6 +367,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--spacing", type=_positive_float, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+    p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_predict)
     return parser
@@ -350,7 +401,10 @@ def _run_help(name: str) -> str:
     what = {
         "train": "Train a bundle. A run folder gets the weights, reports and the configs it ran with, so it is a "
         "bundle of its own; running again resumes.",
-        "evaluate": "Evaluate a trained bundle on its test split (per domain for the universal bundle).",
+        "evaluate": "Evaluate a trained bundle on its test split (per domain for the universal bundle). The weights "
+        "are --weights, else those of --bundle_root when given, else the bundle folder's own models/model.pt (and "
+        "refiner.pt), else its run folder's; the report goes under the run folder, and the command says which "
+        "file ran (path and sha256) and whether the cascade did.",
     }[name]
     return what + " Without --dataset_dir or --synthetic the bundle's own settings decide (a run folder's configs)."
 
@@ -391,6 +445,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.run(args)
     except (OSError, ValueError, RuntimeError, MemoryError, RecursionError) as e:
         print(f"monai-landmarks {args.command}: error: {_unwrap(e)}", file=sys.stderr)
+        return EXIT_FAILED
+    except (TypeError, KeyError, ImportError) as e:  # a --set value of the wrong type or name, deep in a config
+        cause = _unwrap(e)
+        print(f"monai-landmarks {args.command}: error: {type(cause).__name__}: {cause} (check the --set values and "
+              "the bundle's configs).", file=sys.stderr)  # fmt: skip
         return EXIT_FAILED
     except KeyboardInterrupt as e:
         signum = e.args[0] if isinstance(e, _Terminated) else signal.SIGINT

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 import numpy as np
 
+_PIXELS = object()
 
-def write_dicom(path, pixels_hw: np.ndarray, tags: dict | None = None, photometric: str = "MONOCHROME2"):
-    """A minimal secondary-capture DICOM of ``(H, W)`` uint16 pixels with the given extra attributes."""
+
+def write_dicom(
+    path, pixels_hw: np.ndarray, tags: dict | None = None, photometric: str = "MONOCHROME2", pixel_data=_PIXELS
+):
+    """A minimal secondary-capture DICOM of ``(H, W)`` uint16 pixels with the given extra attributes.
+
+    ``tags`` are set after Rows and Columns, so they can contradict the pixels (malformed files); ``pixel_data``
+    replaces the pixel bytes (None: no Pixel Data element at all).
+    """
     import pydicom
     from pydicom.dataset import Dataset, FileMetaDataset
     from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -25,7 +33,10 @@ def write_dicom(path, pixels_hw: np.ndarray, tags: dict | None = None, photometr
     ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
     for key, value in (tags or {}).items():
         setattr(ds, key, value)
-    ds.PixelData = np.ascontiguousarray(pixels_hw, dtype="<u2").tobytes()
+    if pixel_data is _PIXELS:
+        ds.PixelData = np.ascontiguousarray(pixels_hw, dtype="<u2").tobytes()
+    elif pixel_data is not None:
+        ds.PixelData = pixel_data
     try:
         pydicom.dcmwrite(path, ds, enforce_file_format=True)  # pydicom 3
     except TypeError:

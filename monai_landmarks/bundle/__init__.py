@@ -1,7 +1,16 @@
-"""Bundle helpers: a training run folder written as a bundle of its own."""
+"""Bundle helpers: a training run folder written as a bundle of its own; weights checked against large_files.yml."""
 
 from __future__ import annotations
 
+from .large_files import file_sha256, verify_weights_file
 from .run_bundle import RUN_FOLDER, run_folder, run_metadata, save_run_bundle, write_run_bundle
 
-__all__ = ["RUN_FOLDER", "run_folder", "run_metadata", "save_run_bundle", "write_run_bundle"]
+__all__ = [
+    "RUN_FOLDER",
+    "file_sha256",
+    "run_folder",
+    "run_metadata",
+    "save_run_bundle",
+    "verify_weights_file",
+    "write_run_bundle",
+]

@@ -23,9 +23,9 @@ Geometry
     value for many JPEGs. For landmark datasets the datalist's ``spacing`` is the one to use.
 
 DICOM
-    The spacing comes from Pixel Spacing, else Imager Pixel Spacing (NaN when neither is there; the tag used
-    is ``meta["spacing_tag"]``); MONOCHROME1 images come inverted to look like MONOCHROME2 (GDCM does it); see
-    :mod:`monai_landmarks.data.dicom`.
+    The spacing comes from Pixel Spacing, else Imager Pixel Spacing, else Nominal Scanned Pixel Spacing (NaN when
+    none is there; the tag used is ``meta["spacing_tag"]``); MONOCHROME1 images come inverted to look like
+    MONOCHROME2 (GDCM does it); see :mod:`monai_landmarks.data.dicom`.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from monai.data.utils import is_supported_format
 from monai.utils import ensure_tuple
 from PIL import Image
 
-from monai_landmarks.data.dicom import dicom_info, is_dicom
+from monai_landmarks.data.dicom import check_pixel_data, dicom_info, is_dicom
 from monai_landmarks.utils.paths import display
 
 __all__ = [
@@ -338,6 +338,11 @@ def read_image(
     except RuntimeError as e:
         raise ImageReadError(f"{header.path}: cannot read pixel data (truncated or corrupt?): {_first_line(e)}") from e
     _check_complete(header.path)
+    if is_dicom(reader):
+        try:
+            check_pixel_data(reader)
+        except ValueError as e:
+            raise ImageReadError(str(e)) from None
     w, h = header.size
     # numpy order is ([1, ...,] H, W[, C]); the header check left only singleton extra axes
     array = sitk.GetArrayFromImage(image).reshape(h, w, image.GetNumberOfComponentsPerPixel())

@@ -2,8 +2,13 @@
 
 Precedence, the same for the prediction writer and the cascade (:func:`monai_landmarks.engines.cascade.image_spacing`):
 ``--spacing`` (the user), then the dataset's spacing (``dataset.json``), then the image header for formats that
-store a physical spacing (MetaImage, NIfTI, NRRD, DICOM: Pixel Spacing, then Imager Pixel Spacing), else unknown.
-PNG, JPEG, BMP and TIFF headers carry 1.0 or a DPI value, never millimetres on the patient, so they are not used.
+store a physical spacing (MetaImage, NIfTI, NRRD, DICOM: Pixel Spacing, then Imager Pixel Spacing, then Nominal
+Scanned Pixel Spacing), else the caller's default (the cascade's: the pixel size of the bundle's training data),
+recorded as ``"assumed: bundle default (0.2 mm)"``, else unknown. PNG, JPEG, BMP and TIFF headers carry 1.0 or a DPI
+value, never millimetres on the patient, so they are not used.
+
+An assumed spacing is a guess: the prediction writer records it (``spacing_mm``, ``spacing_source``) but writes no
+millimetre coordinates from it (:func:`is_assumed`).
 """
 
 from __future__ import annotations
@@ -12,10 +17,22 @@ from collections.abc import Mapping
 
 import numpy as np
 
-__all__ = ["HEADER_SPACING_SUFFIXES", "header_spacing", "resolve_spacing"]
+__all__ = ["ASSUMED", "HEADER_SPACING_SUFFIXES", "assumed_source", "header_spacing", "is_assumed", "resolve_spacing"]
 
 #: formats whose header spacing is physical; PNG, JPEG, BMP and TIFF carry 1.0 or a DPI value instead
 HEADER_SPACING_SUFFIXES = (".mha", ".mhd", ".nii", ".nii.gz", ".nrrd", ".nhdr", ".dcm")
+ASSUMED = "assumed: "  #: how a source that is a default, not a property of the image, begins
+
+
+def assumed_source(spacing) -> str:
+    """``"assumed: bundle default (0.2 mm)"`` (or ``(0.2 x 0.25 mm)``) for a default spacing."""
+    x, y = (float(v) for v in np.broadcast_to(np.asarray(spacing, dtype=np.float64).reshape(-1)[:2], (2,)))
+    return f"{ASSUMED}bundle default ({x:g} mm)" if x == y else f"{ASSUMED}bundle default ({x:g} x {y:g} mm)"
+
+
+def is_assumed(source: str | None) -> bool:
+    """True for a spacing source that is a default rather than the user's, the dataset's or the header's."""
+    return isinstance(source, str) and source.startswith(ASSUMED)
 
 
 def _finite_pair(value) -> np.ndarray | None:
@@ -46,14 +63,18 @@ def header_spacing(meta: Mapping | None) -> tuple[np.ndarray | None, str | None]
 
 
 def resolve_spacing(
-    override=None, dataset=None, meta: Mapping | None = None, override_source: str = "--spacing"
+    override=None, dataset=None, meta: Mapping | None = None, override_source: str = "--spacing", default=None
 ) -> tuple[np.ndarray | None, str | None]:
     """``(spacing (x, y), source)`` by the precedence of the module docstring; ``(None, None)`` when unknown.
 
-    Sources: ``override_source`` (for ``override``), ``"dataset"``, ``"header"`` or ``"header: <DICOM tag>"``.
+    Sources: ``override_source`` (for ``override``), ``"dataset"``, ``"header"`` or ``"header: <DICOM tag>"``, or
+    :func:`assumed_source` for ``default``.
     """
     for value, source in ((override, override_source), (dataset, "dataset")):
         spacing = _finite_pair(value)
         if spacing is not None:
             return spacing, source
-    return header_spacing(meta)
+    spacing, source = header_spacing(meta)
+    if spacing is None and _finite_pair(default) is not None:
+        return _finite_pair(default), assumed_source(default)
+    return spacing, source

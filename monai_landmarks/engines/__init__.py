@@ -3,7 +3,14 @@
 from __future__ import annotations
 
 from .batch import LandmarkTargetLoss, PrepareLandmarkBatch, as_levels
-from .cascade import PatchRefinement, RefineLandmarksd, image_spacing, load_refiner, refinement_from_file
+from .cascade import (
+    PatchRefinement,
+    RefineLandmarksd,
+    image_spacing,
+    image_spacing_and_source,
+    load_refiner,
+    refinement_from_file,
+)
 from .inferers import FlipTestInferer
 
 __all__ = [
@@ -14,6 +21,7 @@ __all__ = [
     "RefineLandmarksd",
     "as_levels",
     "image_spacing",
+    "image_spacing_and_source",
     "load_refiner",
     "refinement_from_file",
 ]

@@ -11,6 +11,7 @@ The patches are resampled to the refiner's training pixel size from the image's 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Hashable, Mapping, Sequence
 from pathlib import Path
 
@@ -21,7 +22,7 @@ from monai.transforms import MapTransform
 from monai.utils import convert_to_tensor
 
 from ..codecs.decoders import decode_softmax
-from ..data.spacing import HEADER_SPACING_SUFFIXES, resolve_spacing
+from ..data.spacing import HEADER_SPACING_SUFFIXES, is_assumed, resolve_spacing
 from ..transforms.patches import extract_patches, patch_to_image
 from ..utils import coords
 from ..utils.keys import Keys
@@ -31,6 +32,7 @@ __all__ = [
     "PatchRefinement",
     "RefineLandmarksd",
     "image_spacing",
+    "image_spacing_and_source",
     "load_refiner",
     "refinement_from_file",
     "refiner_meta",
@@ -40,25 +42,34 @@ __all__ = [
 REFINER_META = ("num_landmarks", "patch_size", "patch_spacing_mm", "features")
 
 
-def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
-    """Millimetres per pixel ``(2,)`` of an image: ``override`` (``--spacing``) when set, else the dataset's or the
-    header's by :func:`monai_landmarks.data.spacing.resolve_spacing`, else ``default`` (the bundle's training data
-    spacing).
+def image_spacing_and_source(image, override=None, default=None, dataset=None) -> tuple[torch.Tensor, str]:
+    """Millimetres per pixel ``(2,)`` of an image and where they came from: ``override`` (``--spacing``) when set,
+    else the dataset's or the header's, else ``default`` (the bundle's training data spacing, source
+    ``"assumed: bundle default (... mm)"``), by :func:`monai_landmarks.data.spacing.resolve_spacing`.
 
     Raises:
         ValueError: when the spacing chosen is not positive and finite, or none is known (the message names the file).
     """
     meta = getattr(image, "meta", None) or {}
     name = str(meta.get("filename_or_obj", "image"))
-    value = override if override is not None else resolve_spacing(dataset=dataset, meta=meta)[0]
-    if value is None:
-        value = default
+    if override is not None:  # the user's value is checked as given, never passed over
+        value, source = override, "--spacing"
+    else:
+        value, source = resolve_spacing(dataset=dataset, meta=meta, default=default)
     if value is None:
         raise ValueError(f"{name}: unknown pixel spacing; give it with --spacing (mm per pixel).")
-    spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
+    try:
+        spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{name}: pixel spacing must be one or two numbers (mm per pixel), got {value!r}.") from e
     if not bool(torch.isfinite(spacing).all() and (spacing > 0).all()):
         raise ValueError(f"{name}: pixel spacing must be positive and finite, got {spacing.tolist()}.")
-    return spacing
+    return spacing, source
+
+
+def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
+    """The spacing of :func:`image_spacing_and_source` alone."""
+    return image_spacing_and_source(image, override, default, dataset)[0]
 
 
 def load_refiner(path, network: torch.nn.Module, patch_size=None, patch_spacing_mm=None, map_location="cpu"):
@@ -102,19 +113,43 @@ def refiner_meta(path) -> dict:
 
 
 def refinement_from_file(
-    path, num_landmarks: int, radius: int = 5, iterations: int = 1, device=None, shifts_mm: Sequence = ()
+    path,
+    num_landmarks: int,
+    radius: int = 5,
+    iterations: int = 1,
+    device=None,
+    shifts_mm: Sequence = (),
+    required: bool = False,
 ) -> PatchRefinement | None:
-    """The bundle's refinement step built from a self-describing refiner weights file, or None when there is no
-    such file (the bundle then gives the coarse landmarks).
+    """The bundle's refinement step built from a self-describing refiner weights file, or None for coarse landmarks
+    only: when ``path`` is None or empty (coarse-only chosen), or when no file is there and none is declared.
 
+    A refiner is declared when ``required`` is true (the user named the file) or the bundle's ``large_files.yml``
+    lists it (a shipped bundle): then a missing file is an error, never a silent fall-back to coarse landmarks.
     The file carries the refiner's patch size, pixel size and widths (``meta``), so the bundle configs never
     repeat them and a run folder with other refiner weights needs no config change.
 
     Raises:
-        ValueError: a file that is not refiner weights, or a refiner for another number of landmarks.
+        FileNotFoundError: a declared refiner that is not there.
+        ValueError: a path that is not a regular file, a file that is not refiner weights (or does not match
+            ``large_files.yml``), or a refiner for another number of landmarks.
     """
-    if not path or not Path(path).is_file():
+    from ..bundle.large_files import listed_entry, verify_weights_file
+
+    if path is None or str(path) == "":
         return None
+    path = Path(path)
+    if path.exists() and not path.is_file():
+        raise ValueError(f"{path}: the refiner weights path is not a regular file.")
+    if not path.exists():
+        declared = listed_entry(path)
+        if not (required or declared):
+            return None
+        why = f"listed in {declared[0]}" if declared else "named by refiner_path"
+        raise FileNotFoundError(
+            f"{path}: refiner weights not found ({why}). Restore the file, or choose coarse landmarks only "
+            "(--no-refine, or refiner_path null)."
+        )
     from ..networks.nets.refiner import LandmarkRefiner
 
     meta = refiner_meta(path)
@@ -122,7 +157,11 @@ def refinement_from_file(
         raise ValueError(f"{path}: a refiner for {meta['num_landmarks']} landmarks; the bundle has {num_landmarks}.")
     network = LandmarkRefiner(num_landmarks=int(num_landmarks), features=meta["features"])
     network = load_refiner(path, network, meta["patch_size"], meta["patch_spacing_mm"]).to(device or "cpu")
-    return PatchRefinement(network, meta["patch_size"], meta["patch_spacing_mm"], radius, iterations, device, shifts_mm)
+    refinement = PatchRefinement(
+        network, meta["patch_size"], meta["patch_spacing_mm"], radius, iterations, device, shifts_mm
+    )
+    refinement.weights = verify_weights_file(path)  # checked in load_refiner; the hash is cached
+    return refinement
 
 
 class PatchRefinement:
@@ -150,12 +189,13 @@ class PatchRefinement:
         device=None,
         shifts_mm: Sequence[Sequence[float]] = (),
     ) -> None:
-        if iterations < 1:
-            raise ValueError(f"iterations must be at least 1, got {iterations}.")
+        if isinstance(iterations, bool) or not isinstance(iterations, int) or iterations < 1:
+            raise ValueError(f"refine iterations must be an integer of at least 1, got {iterations!r}.")
         self.network, self.patch_size, self.patch_spacing_mm = network, int(patch_size), float(patch_spacing_mm)
         self.radius, self.iterations = int(radius), int(iterations)
         self.device = device if device is not None else next(network.parameters()).device
         self.shifts_mm = torch.cat([torch.zeros(1, 2), torch.as_tensor(shifts_mm, dtype=torch.float64).reshape(-1, 2)])
+        self.weights: dict | None = None  #: the refiner file that ran (path, sha256), when built from one
 
     @torch.no_grad()
     def __call__(self, image: torch.Tensor, centres: torch.Tensor, spacing) -> tuple[torch.Tensor, torch.Tensor]:
@@ -182,6 +222,18 @@ class PatchRefinement:
         return points.to(torch.float32), torch.stack(confidence).mean(0)
 
 
+def _check_spacing_setting(value, name: str) -> None:
+    """A configured spacing: None, or one or two positive finite numbers (mm per pixel)."""
+    if value is None:
+        return
+    try:
+        array = np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        array = np.array([])
+    if array.size not in (1, 2) or not (np.isfinite(array).all() and (array > 0).all()):
+        raise ValueError(f"RefineLandmarksd: {name} must be one or two positive numbers (mm per pixel), got {value!r}.")
+
+
 class RefineLandmarksd(MapTransform):
     """Post-processing step of the cascade: refine the decoded coarse landmarks of each sample.
 
@@ -195,6 +247,9 @@ class RefineLandmarksd(MapTransform):
         default_spacing: mm per pixel when nothing else tells (the bundle's training data).
         spacing_key: the sample's dataset spacing (evaluation), used before the image header.
         confidence_key: where the refiner's confidence goes.
+        cascade_key: where the sample records what ran (``{"cascade": "on" | "off", "refiner": {path, sha256} |
+            None, "spacing_mm", "spacing_source"}``), for the outputs. A spacing assumed from ``default_spacing`` is
+            logged as a warning (once per transform).
     """
 
     def __init__(
@@ -207,24 +262,43 @@ class RefineLandmarksd(MapTransform):
         spacing_key: Hashable = Keys.SPACING,
         coarse_key: Hashable = Keys.COARSE_LANDMARKS,
         confidence_key: Hashable = Keys.CONFIDENCE,
+        cascade_key: Hashable = Keys.CASCADE,
         allow_missing_keys: bool = False,
     ) -> None:
         super().__init__(keys, allow_missing_keys)
         self.refinement, self.image_key, self.spacing = refinement, image_key, spacing
         self.default_spacing, self.coarse_key, self.confidence_key = default_spacing, coarse_key, confidence_key
-        self.spacing_key = spacing_key
+        self.spacing_key, self.cascade_key = spacing_key, cascade_key
+        self._warned = False
+        for name, value in (("spacing (pixel_spacing_mm)", spacing), ("default_spacing", default_spacing)):
+            _check_spacing_setting(value, name)
 
     def __call__(self, data: Mapping[Hashable, torch.Tensor]) -> dict[Hashable, torch.Tensor]:
         d = dict(data)
         for key in self.key_iterator(d):
             d[self.coarse_key] = d[key]
             if self.refinement is None:
+                d[self.cascade_key] = {"cascade": "off", "refiner": None, "spacing_mm": None, "spacing_source": None}
                 continue
             image = d[self.image_key]
-            spacing = image_spacing(image, self.spacing, self.default_spacing, d.get(self.spacing_key))
+            dataset_spacing = d.get(self.spacing_key)
+            spacing, source = image_spacing_and_source(image, self.spacing, self.default_spacing, dataset_spacing)
             name = str((getattr(image, "meta", None) or {}).get("filename_or_obj", "image"))
+            if is_assumed(source) and not self._warned:
+                self._warned = True
+                logging.getLogger(__name__).warning(
+                    f"{name}: no pixel spacing known (no --spacing, dataset or header spacing): the refiner uses "
+                    f"the bundle default, spacing_source '{source}', and no millimetres are written. Give --spacing "
+                    "if you know it (warned once per run)."
+                )
             try:
                 d[key], d[self.confidence_key] = self.refinement(image, d[key], spacing)
             except ValueError as e:
                 raise ValueError(f"{name}: {e}") from e
+            d[self.cascade_key] = {
+                "cascade": "on",
+                "refiner": getattr(self.refinement, "weights", None),
+                "spacing_mm": [float(v) for v in spacing],
+                "spacing_source": source,
+            }
         return d

@@ -5,7 +5,15 @@ Ignite is imported through ``monai.utils.optional_import``: importing this packa
 
 from __future__ import annotations
 
-from .checkpoint import AtomicCheckpointSaver, ResumeFromLatest, SaveBestModel, SeedEachEpoch, latest_checkpoint
+from .checkpoint import (
+    AtomicCheckpointSaver,
+    ResumeFromLatest,
+    SaveBestModel,
+    SeedEachEpoch,
+    WeightsLoader,
+    latest_checkpoint,
+    load_weights,
+)
 from .domains import DomainReportWriter, SetSamplerEpoch, domain_metrics, domain_report_writers, mean_metric
 from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
@@ -31,9 +39,11 @@ __all__ = [
     "SuccessDetectionRate",
     "TrainingProgressBar",
     "ValidationOverlayTensorBoard",
+    "WeightsLoader",
     "domain_metrics",
     "domain_report_writers",
     "latest_checkpoint",
+    "load_weights",
     "lower_is_better",
     "mean_metric",
     "prediction_record",

@@ -13,8 +13,9 @@ resumed run never overwrites a better model with a worse one.
 
 :class:`SeedEachEpoch` makes every epoch's randomness (data order, augmentation draws, dropout) a function of
 the seed and the epoch number alone, so a resumed run repeats exactly what an uninterrupted one would do.
-:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it, and
-refuses NaN or infinite weights.
+:func:`check_weights` tells a checkpoint of another network apart from a corrupt file before loading it, refuses
+NaN or infinite weights, and checks a file its bundle's ``large_files.yml`` lists against its sha256;
+:func:`load_weights` (and the bundles' :class:`WeightsLoader` handler) load through it and say which file ran.
 
 A checkpoint folder belongs to one run: :class:`ResumeFromLatest` locks it while the run lasts, records what
 the run trains on in ``run.json`` and refuses a run of other data or another network there, and resumes from
@@ -50,9 +51,11 @@ __all__ = [
     "ResumeFromLatest",
     "SaveBestModel",
     "SeedEachEpoch",
+    "WeightsLoader",
     "check_weights",
     "epoch_seed",
     "latest_checkpoint",
+    "load_weights",
 ]
 
 RUN_RECORD = "run.json"  #: what the run in a checkpoint folder trains on (see ResumeFromLatest)
@@ -421,22 +424,34 @@ def _check_finite(state: Mapping, path: Path) -> None:
         )
 
 
-def check_weights(path, network: torch.nn.Module) -> None:
-    """Check that the weights file ``path`` loads into ``network`` (same parameter names and shapes).
-
-    Raises:
-        FileNotFoundError: no such file.
-        ValueError: not a PyTorch weights file, weights of another network or of other settings (the
-            message names the file and the first differences), or NaN or infinite weights.
-    """
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"{path}: weights file not found.")
+def _read_weights(path: Path):
     try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle, zip and torch errors alike: the file is not usable weights
         first = str(e).strip().splitlines()[0] if str(e).strip() else ""
         raise ValueError(f"{path}: not a readable PyTorch weights file ({type(e).__name__}: {first}).") from e
+
+
+def check_weights(path, network: torch.nn.Module) -> Mapping:
+    """Check that the weights file ``path`` loads into ``network`` (same parameter names and shapes).
+
+    A file listed in its bundle's ``large_files.yml`` is first checked against its size and sha256
+    (:func:`~monai_landmarks.bundle.large_files.verify_weights_file`).
+
+    Returns:
+        The file's state_dict (on the CPU).
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: a file that does not match ``large_files.yml``, not a PyTorch weights file, weights of another
+            network or of other settings (the message names the file and the first differences), or NaN or
+            infinite weights.
+    """
+    from monai_landmarks.bundle.large_files import verify_weights_file
+
+    path = Path(path)
+    verify_weights_file(path)
+    obj = _read_weights(path)
     state = _state_dict_in(obj, path)
     expected = getattr(network, "module", network).state_dict()
     missing = [k for k in expected if k not in state]
@@ -444,7 +459,13 @@ def check_weights(path, network: torch.nn.Module) -> None:
     reshaped = [k for k in expected if k in state and tuple(state[k].shape) != tuple(expected[k].shape)]
     if not (missing or unexpected or reshaped):
         _check_finite(state, path)
-        return
+        return state
+    name = type(getattr(network, "module", network)).__name__
+    if isinstance(obj, Mapping) and isinstance(obj.get("meta"), Mapping) and "patch_size" in obj["meta"]:
+        raise ValueError(
+            f"{path}: the cascade's patch refiner weights (refiner.pt), not weights of the network {name}; pass the "
+            "coarse model's weights (models/model.pt)."
+        )
     details = []
     if missing:
         details.append(f"{len(missing)} missing (e.g. {missing[0]!r})")
@@ -457,7 +478,50 @@ def check_weights(path, network: torch.nn.Module) -> None:
             f"{tuple(expected[k].shape)} in the network)"
         )
     raise ValueError(
-        f"{path}: weights do not fit the network {type(getattr(network, 'module', network)).__name__}: "
+        f"{path}: weights do not fit the network {name}: "
         f"{'; '.join(details)} parameters. Is it a checkpoint of another network, or trained with other "
         "settings (num_landmarks, width_multiplier)?"
     )
+
+
+def load_weights(path, network: torch.nn.Module) -> dict:
+    """Load the weights file ``path`` into ``network`` after :func:`check_weights`; says which file ran.
+
+    Every door that loads a bundle's model weights goes through here (the bundles' :class:`WeightsLoader`,
+    ``predict``, ``export``, the MONAI Label app), so each one checks ``large_files.yml`` and reports the same.
+
+    Returns:
+        ``{"path": str, "sha256": hex, "listed_in": large_files.yml or None}``.
+    """
+    from monai_landmarks.bundle.large_files import verify_weights_file
+
+    state = check_weights(path, network)
+    getattr(network, "module", network).load_state_dict(state)  # copied onto the parameters' device
+    return verify_weights_file(path)  # the hash is cached: not read again
+
+
+class WeightsLoader:
+    """Load checked model weights when the engine starts (in place of MONAI's ``CheckpointLoader`` in the bundles'
+    inference and evaluation configs), and record which file ran in ``engine.state.weights["model"]``.
+
+    Args:
+        load_path: the weights file (a state_dict, as ``models/model.pt``).
+        network: the network to load into.
+        map_location: accepted for ``CheckpointLoader``'s arguments; the weights go to the network's device.
+        name: the key in ``engine.state.weights``.
+    """
+
+    def __init__(self, load_path, network: torch.nn.Module, map_location=None, name: str = "model") -> None:
+        self.load_path, self.network, self.map_location, self.name = Path(load_path), network, map_location, name
+        self.logger = logging.getLogger(__name__)
+        self.loaded: dict | None = None
+
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+
+    def __call__(self, engine) -> None:
+        self.loaded = load_weights(self.load_path, self.network)
+        weights = dict(getattr(engine.state, "weights", None) or {})
+        weights[self.name] = self.loaded
+        engine.state.weights = weights
+        self.logger.info(f"{self.name} weights: {self.loaded['path']} (sha256 {self.loaded['sha256']})")

@@ -42,9 +42,10 @@ def _file_of(sample: dict) -> str:
 class LandmarkReportWriter:
     """Collect radial errors during an evaluation run and write the report when it completes.
 
-    Files written to ``output_dir`` (each atomically): ``metrics.json`` (overall MRE, SD, SDR, counts and the
-    protocol), ``per_landmark.csv``, ``per_image.csv`` (one row per image with each landmark's error and
-    the prediction), and ``overlays/{best,worst}_<rank>_<image_id>.png``.
+    Files written to ``output_dir`` (each atomically): ``metrics.json`` (overall MRE, SD, SDR, counts, the
+    protocol, and what ran: ``cascade`` on/off and the ``weights`` files with their sha256), ``per_landmark.csv``,
+    ``per_image.csv`` (one row per image with each landmark's error and the prediction), and
+    ``overlays/{best,worst}_<rank>_<image_id>.png``.
 
     Args:
         output_dir: folder of the report.
@@ -90,6 +91,7 @@ class LandmarkReportWriter:
         self.keys = (pred_key, label_key, spacing_key, id_key)
         self.rows: list[dict] = []
         self.report: dict | None = None
+        self.ran: dict = {"cascade": set(), "refiner": None}  # what the evaluation ran, for metrics.json
 
     def attach(self, engine) -> None:
         engine.add_event_handler(Events.STARTED, self.reset)
@@ -98,6 +100,7 @@ class LandmarkReportWriter:
 
     def reset(self, engine=None) -> None:
         self.rows = []
+        self.ran = {"cascade": set(), "refiner": None}
         self.report = None
         self.metric.reset()
 
@@ -109,6 +112,9 @@ class LandmarkReportWriter:
             spacing = sample.get(spacing_key)
             spacing = None if spacing is None else torch.as_tensor(spacing, dtype=torch.float64).reshape(1, 2)
             errors = self.metric(pred, label, spacing)[0]
+            cascade = sample.get(Keys.CASCADE) or {}
+            self.ran["cascade"].add(cascade.get("cascade", "off"))
+            self.ran["refiner"] = cascade.get("refiner") or self.ran["refiner"]
             self.rows.append(
                 {
                     "image_id": str(sample.get(id_key, len(self.rows))),
@@ -127,6 +133,10 @@ class LandmarkReportWriter:
         errors = torch.as_tensor(np.stack([r["errors"] for r in self.rows]))
         report = landmark_error_report(errors, radii=self.radii, strict=self.strict)
         self.report = self._summary(report)
+        model = (getattr(getattr(engine, "state", None), "weights", None) or {}).get("model")
+        cascades = sorted(self.ran["cascade"])
+        self.report["cascade"] = cascades[0] if len(cascades) == 1 else "mixed"
+        self.report["weights"] = {"model": model, "refiner": self.ran["refiner"]}
         if not is_main_process():
             return self.report
         self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -1,8 +1,10 @@
 """One long CSV for a whole prediction run: a row per image and landmark, beside the per-image JSONs.
 
-Columns: ``image, image_id, landmark, name, x, y, x_mm, y_mm, confidence, spacing_source``; ``landmark`` is the
-0-based index of the JSON (and the number on the overlay), ``x``/``y`` are original-image pixels (0-based pixel
-centres), ``x_mm``/``y_mm`` and ``confidence`` are empty when unknown.
+Columns: ``image, image_id, landmark, name, x, y, x_mm, y_mm, confidence, spacing_source, outside_image, cascade,
+model, model_sha256, refiner, refiner_sha256``; ``landmark`` is the 0-based index of the JSON (and the number on the
+overlay), ``x``/``y`` are original-image pixels (0-based pixel centres), ``x_mm``/``y_mm`` and ``confidence`` are
+empty when unknown; ``outside_image`` is ``True`` for a landmark off the image (confidence 0), ``cascade`` is ``on``
+or ``off``, and the last four name the weights files that ran (empty when none).
 
 Rows are appended and flushed image by image, so an interrupted run keeps the rows of the images it finished;
 :meth:`PredictionTable.keep` cuts the rows of an image the run did not finish (the writer calls it after a failure
@@ -21,7 +23,10 @@ from monai_landmarks.utils.io import write_error
 
 __all__ = ["CSV_COLUMNS", "PredictionTable"]
 
-CSV_COLUMNS = ("image", "image_id", "landmark", "name", "x", "y", "x_mm", "y_mm", "confidence", "spacing_source")
+CSV_COLUMNS = (
+    "image", "image_id", "landmark", "name", "x", "y", "x_mm", "y_mm", "confidence", "spacing_source",
+    "outside_image", "cascade", "model", "model_sha256", "refiner", "refiner_sha256",
+)  # fmt: skip
 
 
 def _cell(value) -> str:
@@ -83,6 +88,8 @@ class PredictionTable:
         """Write one image's rows; returns the CSV path."""
         if self.path is None:
             self._create()
+        weights = record.get("weights") or {}
+        files = [(w or {}).get(k) for w in (weights.get("model"), weights.get("refiner")) for k in ("path", "sha256")]
         try:
             with open(self.path, "a", newline="", encoding="utf-8") as f:
                 writer = csv.writer(f)
@@ -92,6 +99,7 @@ class PredictionTable:
                         for v in (
                             record.get("image"), record.get("image_id"), lm["index"], lm["name"], lm["x"], lm["y"],
                             lm.get("x_mm"), lm.get("y_mm"), lm.get("confidence"), record.get("spacing_source"),
+                            lm.get("outside_image"), record.get("cascade"), *files,
                         )
                     )  # fmt: skip
         except OSError as e:

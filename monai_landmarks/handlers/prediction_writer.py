@@ -3,12 +3,23 @@ the spacing is known, a confidence per landmark), one long CSV for the run (:mod
 picture with landmark numbers and a legend.
 
 The spacing follows :func:`monai_landmarks.data.spacing.resolve_spacing`: ``--spacing``, then the dataset's, then
-the image header (MetaImage, NIfTI, NRRD, DICOM); the JSON records which one as ``spacing_source``.
+the image header (MetaImage, NIfTI, NRRD, DICOM), else the spacing the cascade assumed (the bundle default); the JSON
+records which one as ``spacing_source``, and an assumed spacing gives no millimetre coordinates.
+
+Every output says what ran: ``cascade`` (``"on"``: coarse model and patch refiner, ``"off"``: coarse model only) and
+``weights`` (each file's path and sha256), in the JSON, the CSV, the summary and the log.
+
+Landmarks outside the image (the cascade can move one off a small, thin or blank image) keep their position, are
+flagged ``outside_image: true`` and get confidence 0: a reviewer sees where the model put it and that it is not on
+the image, and sorting by confidence puts it first. The rule lives in :func:`prediction_record`, for the coarse and
+the cascade landmarks alike (and for the MONAI Label app's results).
 """
 
 from __future__ import annotations
 
 import json
+import logging
+from collections import Counter
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -16,7 +27,7 @@ import numpy as np
 import torch
 from monai.utils import min_version, optional_import
 
-from monai_landmarks.data.spacing import resolve_spacing
+from monai_landmarks.data.spacing import is_assumed, resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.handlers.prediction_journal import JOURNAL_FILE, PredictionJournal
 from monai_landmarks.handlers.prediction_table import PredictionTable
@@ -27,9 +38,18 @@ from monai_landmarks.utils.paths import child_path, display
 
 Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
 
-__all__ = ["SUMMARY_FILE", "LandmarkPredictionWriter", "prediction_record"]
+__all__ = ["SUMMARY_FILE", "LandmarkPredictionWriter", "outside_image", "prediction_record"]
 
 SUMMARY_FILE = "predict_summary.json"  #: written last by a predict run: its outputs, and whether it completed
+
+
+def outside_image(points, image_size) -> np.ndarray:
+    """``(K,)`` bool: landmarks (original-image pixels, 0-based pixel centres) beyond the image's outer pixel edges,
+    ``-0.5 .. W - 0.5`` and ``-0.5 .. H - 0.5``; a missing (NaN) landmark is not outside."""
+    pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
+    size = np.asarray(image_size, dtype=np.float64).reshape(-1)[:2]
+    with np.errstate(invalid="ignore"):
+        return ((pts < -0.5) | (pts > size - 0.5)).any(axis=1)
 
 
 def prediction_record(
@@ -40,6 +60,9 @@ def prediction_record(
     image: str = "",
     image_id: str = "",
     spacing_source: str | None = None,
+    image_size: Sequence[int] | None = None,
+    cascade: str | None = None,
+    weights: dict | None = None,
 ) -> dict:
     """The JSON record of one image's prediction.
 
@@ -49,30 +72,48 @@ def prediction_record(
         spacing: mm per pixel ``(sx, sy)`` (or a scalar); None or NaN when unknown, and then no mm are written.
         landmark_names: names per landmark; indices when None.
         image, image_id: where the prediction came from.
-        spacing_source: where ``spacing`` came from (``"--spacing"``, ``"dataset"``, ``"header: <DICOM tag>"``).
+        spacing_source: where ``spacing`` came from (``"--spacing"``, ``"dataset"``, ``"header: <DICOM tag>"``, or
+            ``"assumed: bundle default (0.2 mm)"``, which is recorded but gives no mm coordinates).
+        image_size: ``(W, H)`` of the original image; landmarks outside it get ``outside_image: true`` and
+            confidence 0 (their position is kept). None: not checked.
+        cascade: ``"on"`` or ``"off"`` (refined or coarse landmarks); None: not recorded.
+        weights: the weights files that ran, ``{"model": {"path", "sha256"}, "refiner": ... | None}``.
     """
     pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
     conf = None if confidence is None else torch.as_tensor(confidence).reshape(-1).cpu().numpy()
     sp = None if spacing is None else np.broadcast_to(np.asarray(spacing, dtype=np.float64).reshape(-1), (2,))
     if sp is not None and not np.isfinite(sp).all():
         sp = None
+    outside = None if image_size is None else outside_image(pts, image_size)
     names = list(landmark_names) if landmark_names is not None else [str(i) for i in range(len(pts))]
     landmarks = []
     for k, (x, y) in enumerate(pts):
         entry = {"index": k, "name": names[k] if k < len(names) else str(k), "x": float(x), "y": float(y)}
-        if sp is not None:
+        if sp is not None and not is_assumed(spacing_source):
             entry.update(x_mm=float(x * sp[0]), y_mm=float(y * sp[1]))
         if conf is not None:
             entry["confidence"] = float(conf[k])
+        if outside is not None:
+            entry["outside_image"] = bool(outside[k])
+            if outside[k]:
+                entry["confidence"] = 0.0
         landmarks.append(entry)
-    return {
+    record = {
         "image": image,
         "image_id": image_id,
         "coordinates": "pixels of the original image, 0-based pixel centres, x = column, y = row",
         "spacing_mm": None if sp is None else [float(v) for v in sp],
         "spacing_source": None if sp is None else spacing_source,
-        "landmarks": landmarks,
     }
+    if image_size is not None:
+        record["image_size"] = [int(v) for v in np.asarray(image_size).reshape(-1)[:2]]
+        record["num_outside_image"] = int(outside.sum())
+    if cascade is not None:
+        record["cascade"] = cascade
+    if weights is not None:
+        record["weights"] = weights
+    record["landmarks"] = landmarks
+    return record
 
 
 class LandmarkPredictionWriter:
@@ -87,7 +128,9 @@ class LandmarkPredictionWriter:
     one of them fails (a full disk) or the run is interrupted, that image's files of this run are removed and its
     rows cut. The summary :data:`SUMMARY_FILE` is written last, when at least one image was predicted: what
     finished, the images that failed (``failed``: image and reason; :class:`~monai_landmarks.data.InferenceDataset`
-    skips them), whether the run completed, and the run's CSV (``table``).
+    skips them), whether the run completed, the run's CSV (``table``), whether the cascade ran (``cascade``), the
+    weights files (``weights``: path and sha256) and where each image's spacing came from (``spacing_sources``);
+    the same goes to the log, as one line, when the run finishes.
 
     Args:
         output_dir: where the files go.
@@ -112,6 +155,10 @@ class LandmarkPredictionWriter:
         id_key: str = Keys.IMAGE_ID,
     ) -> None:
         self.output_dir = Path(output_dir)
+        if landmark_names is not None and (
+            isinstance(landmark_names, str) or not all(isinstance(n, str) for n in _as_list(landmark_names))
+        ):
+            raise ValueError(f"landmark_names must be a list of names (text), got {landmark_names!r}.")
         self.landmark_names = landmark_names
         self.spacing = spacing
         self.overlay = overlay
@@ -125,6 +172,11 @@ class LandmarkPredictionWriter:
         self._sources: dict[str, str] | None = None  # output name -> image, this run
         self._earlier: set[str] = set()  # files earlier predict runs wrote here (journal and summary)
         self._dataset = None  # the engine's dataset, for the images it skipped
+        #: the model weights that ran ({"path", "sha256"}): the engine's ``state.weights["model"]`` (set by
+        #: :class:`~monai_landmarks.handlers.checkpoint.WeightsLoader`), else what the caller sets here
+        self.model_weights: dict | None = None
+        self._refiner: dict | None = None
+        self.logger = logging.getLogger(__name__)
 
     def attach(self, engine) -> None:
         engine.add_event_handler(Events.STARTED, self.start)
@@ -136,6 +188,7 @@ class LandmarkPredictionWriter:
         self.lock.acquire()
         try:
             self.written, self.outputs, self.failures = [], [], []
+            self._refiner = None
             self._sources = {SUMMARY_FILE: "the run's summary", JOURNAL_FILE: "the folder's journal"}
             if self.table is not None:
                 self.table = PredictionTable(self.output_dir)  # each run its own CSV
@@ -159,15 +212,33 @@ class LandmarkPredictionWriter:
                 return None
             path = self.output_dir / SUMMARY_FILE
             summary = {
-                "complete": bool(complete), "num_images": len(self.outputs), "outputs": self.outputs,
-                "num_failed": len(self.failures), "failed": self.failures,
+                "complete": bool(complete), "num_images": len(self.outputs), **self.run_facts(),
+                "outputs": self.outputs, "num_failed": len(self.failures), "failed": self.failures,
             }  # fmt: skip
             if self.table is not None and self.table.path is not None:
                 summary["table"] = self.table.path.name  # this run's CSV (predictions.csv, predictions_2.csv, ...)
             atomic_write_json(path, summary)
+            self.logger.info(f"{self.output_dir}: {len(self.outputs)} image(s); {self.describe()}")
             return path
         finally:
             self.lock.release()
+
+    def run_facts(self) -> dict:
+        """What ran, for the summary: the cascade (``"on"``, ``"off"``, or ``"mixed"``), the weights files, and the
+        count of images per spacing source (``"unknown"`` for none)."""
+        cascades = sorted({o["cascade"] for o in self.outputs})
+        return {
+            "cascade": cascades[0] if len(cascades) == 1 else ("mixed" if cascades else None),
+            "weights": {"model": self.model_weights, "refiner": self._refiner},
+            "spacing_sources": dict(Counter(o["spacing_source"] or "unknown" for o in self.outputs)),
+        }
+
+    def describe(self) -> str:
+        """One line: cascade on/off, the weights files with their sha256, and the spacing sources."""
+        facts = self.run_facts()
+        files = [f"{k} {w['path']} (sha256 {w['sha256']})" for k, w in facts["weights"].items() if w]
+        sources = ", ".join(f"{n} x {k}" for k, n in facts["spacing_sources"].items())
+        return f"cascade {facts['cascade']}; {'; '.join(files) or 'weights not recorded'}; spacing: {sources}"
 
     def _failed(self, complete: bool) -> list[dict]:
         """The images the dataset skipped; after a complete run also any other input that gave no prediction."""
@@ -182,6 +253,9 @@ class LandmarkPredictionWriter:
         return failed
 
     def __call__(self, engine) -> None:
+        weights = getattr(engine.state, "weights", None) or {}
+        if weights.get("model"):
+            self.model_weights = weights["model"]
         for sample in engine_samples(engine):
             self.write(sample)
 
@@ -208,13 +282,21 @@ class LandmarkPredictionWriter:
         image = sample.get(Keys.IMAGE)
         file = str((getattr(image, "meta", None) or {}).get("filename_or_obj", ""))
         name = str(sample.get(id_key) or Path(file).name or len(self.written))
-        spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), getattr(image, "meta", None))
+        meta = getattr(image, "meta", None) or {}
+        ran = sample.get(Keys.CASCADE) or {}
+        spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), meta)
+        if spacing is None and is_assumed(ran.get("spacing_source")):  # the spacing the refiner assumed
+            spacing, source = ran["spacing_mm"], ran["spacing_source"]
+        weights = {"model": self.model_weights, "refiner": ran.get("refiner")}
         record = prediction_record(
-            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source
-        )
+            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source,
+            image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
+        )  # fmt: skip
         path = self._target(name, ".json", file or name)
         overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None
-        entry = {"image": file, "json": path.name, **({"overlay": overlay.name} if overlay is not None else {})}
+        entry = {"image": file, "json": path.name, "cascade": record["cascade"], "spacing_source": source,
+                 "num_outside_image": record.get("num_outside_image"),
+                 **({"overlay": overlay.name} if overlay is not None else {})}  # fmt: skip
         self.journal.record([path.name] + ([overlay.name] if overlay is not None else []), file or name)
         done: list[Path] = []  # this image's files written so far
         try:
@@ -226,6 +308,7 @@ class LandmarkPredictionWriter:
             if self.table is not None:
                 self.table.append(record)
             self.outputs.append(entry)  # the image counts from here on
+            self._refiner = weights["refiner"] or self._refiner
         except BaseException:
             if not (self.outputs and self.outputs[-1] is entry):
                 self._undo(done)
@@ -250,6 +333,13 @@ class LandmarkPredictionWriter:
         numbers = [str(p["index"]) for p in record["landmarks"]]
         legend = [f"{p['index']:>2} {p['name']}" for p in record["landmarks"]]
         save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend)
+
+
+def _as_list(value) -> list:
+    try:
+        return list(value)
+    except TypeError:
+        return [value]
 
 
 def _earlier_outputs(summary: Path) -> set[str]:

@@ -113,8 +113,19 @@ def _pixel_map(affine_before: torch.Tensor, affine_after: torch.Tensor) -> torch
     return m[[0, 1, -1]][:, [0, 1, -1]] if m.shape == (4, 4) else m
 
 
+def _is_whole(value) -> bool:
+    """A whole number (int, integral float or 0-d tensor); not text, not a bool."""
+    if isinstance(value, (str, bytes, bool)):
+        return False
+    try:
+        return float(value).is_integer()
+    except (TypeError, ValueError, RuntimeError):
+        return False
+
+
 def _check_size(spatial_size, name: str, allow_keep: bool) -> tuple[int, int]:
-    size = tuple(int(s) for s in ensure_tuple(spatial_size))
+    values = ensure_tuple(spatial_size) if not isinstance(spatial_size, str) else (spatial_size,)
+    size = tuple(int(s) for s in values) if all(map(_is_whole, values)) else ()
     if len(size) != SPATIAL_DIMS or any(s == 0 or (s < 0 and not allow_keep) for s in size):
         rule = "non-zero integers (-1 keeps an axis)" if allow_keep else "positive integers"
         raise ValueError(f"{name}: spatial_size must be two {rule} (W, H), got {spatial_size!r}.")

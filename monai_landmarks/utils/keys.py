@@ -27,3 +27,4 @@ class Keys:
     PATCH_LANDMARKS = "patch_landmarks"  #: ``(1, K, 2)``, landmark ``k`` in the pixels of its own patch ``k``
     PATCH_MATRIX = "patch_matrix"  #: ``(K, 3, 3)`` float64 patch -> image pixel affines (``transforms.patches``)
     COARSE_LANDMARKS = "coarse_landmarks"  #: ``(1, K, 2)`` the coarse model's landmarks before refinement
+    CASCADE = "cascade"  #: what the cascade did to a sample: ``{"cascade": "on"|"off", "refiner", "spacing_mm", ...}``

@@ -61,3 +61,12 @@ def test_monochrome1_is_inverted_once(tmp_path, pixels):
     # mirrored exactly once: the two readings add up to one constant (inverting twice would make them differ by one)
     total = mono1.astype(np.int64) + mono2.astype(np.int64)
     assert (total == total.flat[0]).all() and np.ptp(mono1) == np.ptp(pixels)
+
+
+def test_nominal_scanned_pixel_spacing_is_read_last(tmp_path, pixels):
+    """Digitised film (and SimpleITK's DICOM writer) give only Nominal Scanned Pixel Spacing (0018,2010)."""
+    path = write_dicom(tmp_path / "film.dcm", pixels, {"NominalScannedPixelSpacing": [0.1, 0.15]})
+    header = read_image_header(path)
+    assert header.spacing == (0.15, 0.1) and header.spacing_tag == "NominalScannedPixelSpacing (0018,2010)"
+    both = {"ImagerPixelSpacing": [0.3, 0.3], "NominalScannedPixelSpacing": [0.1, 0.1]}
+    assert read_image_header(write_dicom(tmp_path / "both.dcm", pixels, both)).spacing == (0.3, 0.3)

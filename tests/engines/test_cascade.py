@@ -109,3 +109,32 @@ def test_refiner_weights_that_do_not_fit_are_named(tmp_path, network, settings, 
     path = _save(tmp_path, _refiner(), {"patch_size": 32, "patch_spacing_mm": 0.2})
     with pytest.raises(ValueError, match=match):
         load_refiner(path, network(), **settings)
+
+
+def test_the_cascade_records_what_ran_and_an_assumed_spacing(caplog):
+    from monai_landmarks.engines import image_spacing_and_source
+
+    png = _image(name="a.png")
+    assert image_spacing_and_source(png, default=0.2)[1] == "assumed: bundle default (0.2 mm)"
+    assert image_spacing_and_source(png, default=0.2, dataset=[0.1, 0.1])[1] == "dataset"
+    step = RefineLandmarksd(refinement=PatchRefinement(_refiner(), patch_size=32), default_spacing=0.2)
+    sample = {"pred_landmarks": torch.tensor([[[30.0, 40.0], [40.0, 40.0], [50.0, 50.0]]]), "image_full": png}
+    with caplog.at_level("WARNING"):
+        ran = step(sample)["cascade"]
+        step(sample)  # warned once per run, not per image
+    assert ran == {"cascade": "on", "refiner": None, "spacing_mm": [0.2, 0.2],
+                   "spacing_source": "assumed: bundle default (0.2 mm)"}  # fmt: skip
+    assert len([r for r in caplog.records if "no pixel spacing known" in r.getMessage()]) == 1
+    assert RefineLandmarksd(refinement=None)(sample)["cascade"]["cascade"] == "off"
+    with pytest.raises(ValueError, match="default_spacing must be one or two positive numbers"):
+        RefineLandmarksd(refinement=None, default_spacing="abc")
+
+
+def test_a_declared_refiner_that_is_missing_is_an_error(tmp_path):
+    assert refinement_from_file(None, 3) is None  # coarse only, chosen
+    with pytest.raises(FileNotFoundError, match=r"absent.pt: refiner weights not found \(named by refiner_path\)"):
+        refinement_from_file(tmp_path / "absent.pt", 3, required=True)
+    (tmp_path / "models").mkdir()
+    (tmp_path / "large_files.yml").write_text('large_files:\n  - {path: "models/refiner.pt", hash_val: "00"}\n')
+    with pytest.raises(FileNotFoundError, match=r"refiner.pt: refiner weights not found \(listed in .*large_files.yml"):
+        refinement_from_file(tmp_path / "models" / "refiner.pt", 3)

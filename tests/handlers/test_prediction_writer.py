@@ -146,3 +146,22 @@ def test_a_failed_overlay_takes_its_json_and_rows_with_it(tmp_path, monkeypatch)
     assert [o["json"] for o in summary["outputs"]] == ["a.png.json"] and not (out / "b.png.json").exists()
     with open(out / "predictions.csv", newline="") as f:
         assert {r["image_id"] for r in csv.DictReader(f)} == {"a.png"}
+
+
+def test_landmarks_off_the_image_are_flagged_with_confidence_zero():
+    from monai_landmarks.handlers import prediction_record
+
+    points = torch.tensor([[-0.6, 5.0], [39.5, 23.5], [5.0, 23.6], [float("nan"), float("nan")]])
+    record = prediction_record(points, torch.full((4,), 0.8), [0.1, 0.1], image_size=(40, 24))
+    assert [lm["outside_image"] for lm in record["landmarks"]] == [True, False, True, False]
+    assert [lm["confidence"] for lm in record["landmarks"]] == pytest.approx([0.0, 0.8, 0.0, 0.8])
+    assert record["landmarks"][0]["x"] == pytest.approx(-0.6)  # the position is kept for the reviewer
+    assert record["num_outside_image"] == 2 and record["image_size"] == [40, 24]
+
+
+def test_an_assumed_spacing_is_recorded_but_gives_no_millimetres():
+    from monai_landmarks.handlers import prediction_record
+
+    record = prediction_record(POINTS, spacing=0.2, spacing_source="assumed: bundle default (0.2 mm)")
+    assert record["spacing_mm"] == [0.2, 0.2] and record["spacing_source"] == "assumed: bundle default (0.2 mm)"
+    assert all("x_mm" not in lm for lm in record["landmarks"])

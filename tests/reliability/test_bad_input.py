@@ -289,9 +289,8 @@ def csv_negative_coordinate(tmp):
 def csv_coordinate_outside_the_image(tmp):
     root = _dataset(tmp)
     _edit_csv(root, "images/img1.png,0,2,3", "images/img1.png,0,2,12")
-    return Case(
-        lambda: load_datalist(root, strict_bounds=True), DatasetError, "image 'img1'", r"\(2, 12\) lies outside the 16 x 12"
-    )
+    refuse = lambda: load_datalist(root, strict_bounds=True)  # noqa: E731
+    return Case(refuse, DatasetError, "image 'img1'", r"\(2, 12\) lies outside the 16 x 12")
 
 
 def csv_duplicate_landmark_row(tmp):
@@ -1420,6 +1419,288 @@ def labelme_labels_a_letter_apart_on_purpose(tmp):
     return Case(lambda: convert_labelme([path], tmp / "out", "t"), ACCEPTED, check=check)
 
 
+# ------------------------------------------- round 3 (issue 22): which weights run, the cascade, spacing, export
+
+
+def _bundle_copy(tmp: Path, name: str = "htc_ceph") -> Path:
+    """The shipped bundle with its weights and large_files.yml, in ``tmp`` (never edit the shipped files)."""
+    import shutil
+
+    return Path(shutil.copytree(BUNDLES / name, tmp / name, ignore=shutil.ignore_patterns("docs", "sample_images")))
+
+
+def _flip_a_byte(path: Path) -> Path:
+    data = bytearray(path.read_bytes())
+    data[len(data) // 2] ^= 0x01  # inside a tensor's bytes: torch would load it without a word
+    path.write_bytes(bytes(data))
+    return path
+
+
+def _shipped_predict(bundle: Path, tmp: Path, *inputs, extra=()) -> Callable:
+    return _cli("predict", bundle, *inputs, "--out", tmp / "pred", "--quiet", "--device", "cpu", *extra)
+
+
+def _record(tmp: Path, name: str) -> dict:
+    return json.loads((tmp / "pred" / f"{name}.json").read_text())
+
+
+def _sha256(path: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+def weights_with_flipped_bytes(tmp):
+    bundle = _bundle_copy(tmp)
+    weights = _flip_a_byte(bundle / "models" / "model.pt")
+    _png(tmp / "a.png", _gray(64, 80))
+    listed = _sha256(BUNDLES / "htc_ceph" / "models" / "model.pt")
+    problem = rf"sha256 {_sha256(weights)} does not match .*large_files.yml \(expected {listed}\)"
+    return Case(_shipped_predict(bundle, tmp, tmp / "a.png"), 1, str(weights), problem, out=tmp / "pred")
+
+
+def refiner_with_flipped_bytes(tmp):
+    bundle = _bundle_copy(tmp)
+    refiner = _flip_a_byte(bundle / "models" / "refiner.pt")
+    _png(tmp / "a.png", _gray(64, 80))
+    return Case(_shipped_predict(bundle, tmp, tmp / "a.png"), 1, str(refiner), "does not match .*large_files.yml",
+                out=tmp / "pred")  # fmt: skip
+
+
+def declared_refiner_missing(tmp):
+    bundle = _bundle_copy(tmp)
+    (refiner := bundle / "models" / "refiner.pt").unlink()
+    _png(tmp / "a.png", _gray(64, 80))
+    problem = r"refiner weights not found \(listed in .*large_files.yml\).*--no-refine"
+    return Case(_shipped_predict(bundle, tmp, tmp / "a.png"), 1, str(refiner), problem, out=tmp / "pred")
+
+
+def refiner_path_typo(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    typo = tmp / "refnier.pt"
+    return Case(_predict(tmp, tmp / "a.png", extra=["--set", f"refiner_path={typo}"]), 1, str(typo),
+                "refiner weights not found", out=tmp / "pred")  # fmt: skip
+
+
+def refiner_path_a_folder(tmp):
+    (folder := tmp / "refiner.pt").mkdir()
+    from monai_landmarks.engines import refinement_from_file
+
+    return Case(lambda: refinement_from_file(folder, 19), ValueError, str(folder), "not a regular file")
+
+
+def refiner_file_as_weights(tmp):
+    _png(tmp / "a.png", _gray())
+    refiner = BUNDLES / "htc_ceph" / "models" / "refiner.pt"
+    problem = "patch refiner weights .*models/model.pt"
+    return Case(_predict(tmp, tmp / "a.png", weights=refiner), 1, str(refiner), problem, out=tmp / "pred")
+
+
+def coarse_only_is_explicit_and_visible(tmp):
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+
+    def check(code):
+        assert code == 0
+        record, summary = _record(tmp, "a.png"), json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        assert record["cascade"] == "off" and record["weights"]["refiner"] is None
+        assert summary["cascade"] == "off" and summary["weights"]["refiner"] is None
+        rows = (tmp / "pred" / "predictions.csv").read_text().splitlines()
+        assert rows[0].endswith("outside_image,cascade,model,model_sha256,refiner,refiner_sha256")
+        assert all(",off," in row for row in rows[1:])
+
+    return Case(_predict(tmp, tmp / "a.png", extra=["--no-refine"]), ACCEPTED, check=check)
+
+
+def every_output_says_what_ran(tmp):
+    weights = _weights(tmp / "w.pt", width_multiplier=0.25)
+    _png(tmp / "a.png", _gray())
+    refiner = BUNDLES / "htc_ceph" / "models" / "refiner.pt"
+
+    def check(code):
+        assert code == 0
+        record, summary = _record(tmp, "a.png"), json.loads((tmp / "pred" / "predict_summary.json").read_text())
+        ran = {"model": (str(weights), _sha256(weights)), "refiner": (str(refiner), _sha256(refiner))}
+        for what in (record, summary):
+            assert what["cascade"] == "on"
+            assert {k: (w["path"], w["sha256"]) for k, w in what["weights"].items()} == ran
+        # a PNG has no spacing: the refiner's assumption is stated, and no millimetres come from it
+        assert record["spacing_source"] == "assumed: bundle default (0.2 mm)" and record["spacing_mm"] == [0.2, 0.2]
+        assert all("x_mm" not in lm for lm in record["landmarks"])
+        assert summary["spacing_sources"] == {"assumed: bundle default (0.2 mm)": 1}
+        row = (tmp / "pred" / "predictions.csv").read_text().splitlines()[1]
+        assert f"assumed: bundle default (0.2 mm),False,on,{weights},{_sha256(weights)},{refiner}," in row.replace(
+            "True", "False")  # fmt: skip
+
+    return Case(_predict(tmp, tmp / "a.png"), ACCEPTED, check=check)
+
+
+def off_image_landmarks_flagged(tmp):
+    """A blank 40 x 40 crop: the shipped cascade puts several landmarks off it; they keep their position, are flagged
+    and get confidence 0, and the record counts them."""
+    _png(tmp / "blank.png", np.zeros((40, 40), np.uint8))
+
+    def check(code):
+        assert code == 0
+        record = _record(tmp, "blank.png")
+        off = [not (-0.5 <= lm["x"] <= 39.5 and -0.5 <= lm["y"] <= 39.5) for lm in record["landmarks"]]
+        assert any(off), "the cascade kept every landmark on this image; the row needs another image"
+        assert [lm["outside_image"] for lm in record["landmarks"]] == off
+        assert all(lm["confidence"] == 0.0 for lm, o in zip(record["landmarks"], off, strict=True) if o)
+        assert record["num_outside_image"] == sum(off) and record["image_size"] == [40, 40]
+
+    return Case(_shipped_predict(BUNDLES / "htc_ceph", tmp, tmp / "blank.png"), ACCEPTED, check=check)
+
+
+def dicom_nominal_scanned_spacing(tmp):
+    """SimpleITK writes the spacing as Nominal Scanned Pixel Spacing (0018,2010) only: it is the image's spacing."""
+    image = sitk.GetImageFromArray(np.random.default_rng(0).integers(0, 4000, (80, 64), dtype=np.uint16))
+    image.SetSpacing((0.1, 0.1))
+    sitk.WriteImage(image, str(path := tmp / "film.dcm"))
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+
+    def check(code):
+        assert code == 0
+        record = _record(tmp, "film.dcm")
+        assert record["spacing_source"] == "header: NominalScannedPixelSpacing (0018,2010)"
+        assert record["spacing_mm"] == [0.1, 0.1] and "x_mm" in record["landmarks"][0]
+
+    return Case(_predict(tmp, path), ACCEPTED, check=check)
+
+
+def _dicom(tmp: Path, name: str, tags: dict, **kwargs) -> Path:
+    pytest.importorskip("pydicom")
+    from tests.dicom_files import write_dicom
+
+    pixels = (np.arange(48 * 64).reshape(48, 64) % 4000).astype(np.uint16)
+    return write_dicom(tmp / name, kwargs.pop("pixels", pixels), tags, **kwargs)
+
+
+def dicom_pixel_data_cut_short(tmp):
+    pixels = (np.arange(48 * 64).reshape(48, 64) % 4000).astype(np.uint16)
+    path = _dicom(tmp, "cut.dcm", {"PixelSpacing": [0.1, 0.1]}, pixel_data=pixels.tobytes()[:1000])
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    return Case(_predict(tmp, path), 1, str(path), r"Pixel Data holds 1000 bytes, .*\(48 x 64\) need 6144",
+                out=tmp / "pred")  # fmt: skip
+
+
+def dicom_rows_and_columns_wrong(tmp):
+    path = _dicom(tmp, "rows.dcm", {"PixelSpacing": [0.1, 0.1], "Rows": 200, "Columns": 300})
+    return Case(_reads(path), ImageReadError, str(path), r"Pixel Data holds 6144 bytes, .*\(200 x 300\) need 120000")
+
+
+def dicom_without_pixel_data(tmp):
+    path = _dicom(tmp, "nopixels.dcm", {"PixelSpacing": [0.1, 0.1]}, pixel_data=None)
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    return Case(_predict(tmp, path), 1, str(path), "not a readable image", out=tmp / "pred")
+
+
+def dicom_zero_spacing(tmp):
+    path = _dicom(tmp, "zero.dcm", {"PixelSpacing": [0, 0]})
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    return Case(_predict(tmp, path), 1, str(path), "PixelSpacing .* expected two positive numbers", out=tmp / "pred")
+
+
+def dicom_spacing_not_a_number(tmp):
+    path = _dicom(tmp, "text.dcm", {"PixelSpacing": "9.9\\9.9"})
+    path.write_bytes(path.read_bytes().replace(b"9.9\\9.9", b"abc\\def"))  # pydicom refuses to write it
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    return Case(_predict(tmp, path), 1, str(path), r"'abc\\\\def'; expected two positive numbers", out=tmp / "pred")
+
+
+def dicom_multi_frame(tmp):
+    pixels = (np.arange(96 * 64).reshape(96, 64) % 4000).astype(np.uint16)
+    path = _dicom(tmp, "frames.dcm", {"PixelSpacing": [0.1, 0.1], "NumberOfFrames": 2, "Rows": 48}, pixels=pixels)
+    _weights(tmp / "w.pt", width_multiplier=0.25)
+    return Case(_predict(tmp, path), 1, str(path), r"expected a 2D image .*\(64, 48, 2\)", out=tmp / "pred")
+
+
+def _set_row(setting: str, names: str, problem: str):
+    def row(tmp):
+        _weights(tmp / "w.pt", width_multiplier=0.25)
+        _png(tmp / "a.png", _gray())
+        return Case(_predict(tmp, tmp / "a.png", extra=["--set", setting]), 1, names, problem, out=tmp / "pred")
+
+    row.__name__ = "predict_set_" + re.sub(r"\W+", "_", setting).strip("_")
+    return row
+
+
+predict_set_image_size_zero = _set_row("image_size=[0,0]", "LandmarkResized", r"two non-zero integers .*\[0, 0\]")
+predict_set_image_size_text = _set_row("image_size=abc", "LandmarkResized", "two non-zero integers .*'abc'")
+predict_set_refine_iterations_text = _set_row("refine_iterations=x", "refine iterations", "an integer of at least 1")
+predict_set_default_spacing_text = _set_row("refine_default_spacing_mm=abc", "default_spacing", "positive numbers")
+predict_set_landmark_names_number = _set_row("landmark_names=3", "landmark_names", "a list of names")
+predict_set_unknown_target = _set_row("network_def#_target_=no.such.Net", "no.such.Net", "Cannot locate")
+
+
+def _export_bundle(tmp: Path, state: dict) -> Path:
+    """htc_ceph's configs at a quarter width, with ``state`` as models/model.pt."""
+    import shutil
+
+    bundle = tmp / "b"
+    shutil.copytree(BUNDLES / "htc_ceph" / "configs", bundle / "configs")
+    (bundle / "models").mkdir()
+    torch.save(state, bundle / "models" / "model.pt")
+    return bundle
+
+
+def export_weights_with_nan(tmp):
+    state = _network("htc_ceph", width_multiplier=0.25).state_dict()
+    next(v for v in state.values() if v.is_floating_point()).view(-1)[0] = float("nan")
+    bundle = _export_bundle(tmp, state)
+    out = tmp / "exported"
+    call = _cli("export", bundle, "--out", out / "model.ts", "--set", "width_multiplier=0.25")
+    return Case(call, 1, str(bundle / "models" / "model.pt"), "NaN or infinite values", out=out)
+
+
+def export_weights_with_flipped_bytes(tmp):
+    bundle = _bundle_copy(tmp)
+    weights = _flip_a_byte(bundle / "models" / "model.pt")
+    out = tmp / "exported"
+    return Case(_cli("export", bundle, "--out", out / "model.ts"), 1, str(weights), "does not match", out=out)
+
+
+def evaluate_uses_the_weights_of_the_folder_given(tmp):
+    """``evaluate bundles/x`` evaluates bundles/x's weights, not those of its run folder runs/x (which it writes the
+    report into), and says which file ran."""
+    bundle = _bundle_copy(tmp)
+    (tmp / "runs" / "htc_ceph" / "models").mkdir(parents=True)
+    torch.save(_network("htc_ceph").state_dict(), tmp / "runs" / "htc_ceph" / "models" / "model.pt")  # another model
+    samples = [{"image_id": f"t{i}", "split": "test1", "image": _gray(64, 80, seed=i),
+                "landmarks": np.full((19, 2), 20.0)} for i in range(2)]  # fmt: skip
+    data = write_dataset(tmp / "ds", "tiny", samples, pixel_spacing_mm=0.1)
+
+    def call():
+        here = os.getcwd()
+        os.chdir(tmp)  # the default run folder is ./runs/<bundle name>
+        try:
+            return main(["evaluate", str(bundle), "--dataset_dir", str(data), "--device", "cpu"])
+        finally:
+            os.chdir(here)
+
+    def check(code):
+        assert code == 0
+        metrics = json.loads((tmp / "runs" / "htc_ceph" / "eval" / "test1" / "metrics.json").read_text())
+        weights = metrics["weights"]["model"]
+        shipped = bundle / "models" / "model.pt"
+        assert (weights["path"], weights["sha256"]) == (str(shipped), _sha256(shipped))
+        assert metrics["cascade"] == "on" and metrics["weights"]["refiner"]["path"].startswith(str(bundle))
+
+    return Case(call, ACCEPTED, check=check)
+
+
+ROUND3_WEIGHTS = [
+    weights_with_flipped_bytes, refiner_with_flipped_bytes, declared_refiner_missing, refiner_path_typo,
+    refiner_path_a_folder, refiner_file_as_weights, coarse_only_is_explicit_and_visible, every_output_says_what_ran,
+    off_image_landmarks_flagged, dicom_nominal_scanned_spacing, dicom_pixel_data_cut_short,
+    dicom_rows_and_columns_wrong, dicom_without_pixel_data, dicom_zero_spacing, dicom_spacing_not_a_number,
+    dicom_multi_frame, predict_set_image_size_zero, predict_set_image_size_text, predict_set_refine_iterations_text,
+    predict_set_default_spacing_text, predict_set_landmark_names_number, predict_set_unknown_target,
+    export_weights_with_nan, export_weights_with_flipped_bytes, evaluate_uses_the_weights_of_the_folder_given,
+]  # fmt: skip
+
+
 ROWS = [
     # readers
     empty_image, truncated_png, truncated_jpeg, corrupt_png, text_file_as_image_in_load_image, missing_image_file,
@@ -1472,6 +1753,7 @@ ROWS = [
     validation_split_without_labelled_landmarks, copied_run_folder_predicts_with_its_own_weights,
     run_metadata_describes_the_run, labelme_label_one_letter_off, labelme_labels_a_letter_apart_on_purpose,
 ]  # fmt: skip
+ROWS += ROUND3_WEIGHTS  # round 3 (issue 22): weights, cascade, spacing, export
 
 
 def _messages(error: BaseException) -> str:

@@ -19,6 +19,7 @@ What the plugins read (MONAI Label 0.8.5's ``plugins/slicer`` and ``plugins/ohif
 from __future__ import annotations
 
 import json
+import os
 import tempfile
 from pathlib import Path
 
@@ -30,8 +31,10 @@ from monailabel.tasks.infer.bundle import BundleInferTask
 
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, centroids, parse_spacing
 from monai_landmarks.apps.monailabel.markups import markups_from_points
+from monai_landmarks.bundle.large_files import verify_weights_file
 from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.engines import as_levels
+from monai_landmarks.handlers.checkpoint import check_weights
 from monai_landmarks.handlers.prediction_writer import prediction_record
 from monai_landmarks.utils.keys import Keys
 
@@ -62,6 +65,7 @@ class LandmarkInferTask(BundleInferTask):
         # add_post_restore=False: there is no label image to restore to the input's grid.
         super().__init__(path, conf, type=InferType.SEGMENTATION, add_post_restore=False)
         self.labels = {name: k + 1 for k, name in enumerate(self.landmark_names)}  # label map values, 0 = background
+        self._checked: tuple | None = None  # the weights file version check_weights passed
 
     def _load_bundle_config(self, path, config):
         parser = super()._load_bundle_config(path, config)
@@ -80,6 +84,17 @@ class LandmarkInferTask(BundleInferTask):
         except Exception as err:  # an unreadable upload fails here, deep in a reader: name the input instead
             image = data.get("image_path") or data.get("image")
             raise LandmarkRequestError(f"{Path(str(image)).name}: cannot be read as an image ({err}).") from err
+
+    def _get_network(self, device, data):
+        # the checks of every other door (large_files.yml size and sha256, fit, NaN) before MONAI Label loads the
+        # file; once per version of the file
+        path = self.get_path()
+        if path and self.network is not None:
+            version = (str(path), os.stat(path).st_mtime_ns)
+            if version != self._checked:
+                check_weights(path, self.network)
+                self._checked = version
+        return super()._get_network(device, data)
 
     def run_inferer(self, data, convert_to_batch=True, device="cuda"):
         # MONAI Label keeps only outputs[0] of a batch, which for a multi-level network is the first level of the
@@ -110,9 +125,14 @@ class LandmarkInferTask(BundleInferTask):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
         image_id = Path(str(data.get("image_path") or "")).name
         spacing, source = self._spacing(data)
+        meta = getattr(data.get(self.input_key), "meta", None) or {}
+        ran = data.get(Keys.CASCADE) or {}
+        path = self.get_path()
+        weights = {"model": verify_weights_file(path) if path else None, "refiner": ran.get("refiner")}
         record = prediction_record(
             data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
             image=image_id, image_id=image_id.split(".")[0], spacing_source=source,
+            image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
         )  # fmt: skip
         data["centroids"] = centroids(data[Keys.PRED_LANDMARKS], self.landmark_names)
         data[self.output_json_key] = record
