@@ -17,12 +17,12 @@ from monai_landmarks.data.synthetic import (
 from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.utils.coords import from_stride, inside_image
 
-COUNTS = {"head": 19, "hand": 37}
+COUNTS = {"head": 19, "hand": 37, "spine": 68, "chest": 166}
 # Sizes for the structure tests: half the default, so a 3 mm neighbourhood is still 1-2 pixels.
-HALF = {"head": (96, 120), "hand": (80, 100)}
+HALF = {"head": (96, 120), "hand": (80, 100), "spine": (80, 216), "chest": (128, 128)}
 # Landmarks that are centroids of a drawn bone (the sella's cup; carpal bones) rather than an edge, corner or tip.
 CENTROIDS = {"head": {"sella"}, "hand": {"triquetrum", "pisiform", "lunate", "scaphoid waist", "hamate",
-                                        "capitate", "trapezoid", "trapezium"}}  # fmt: skip
+                                        "capitate", "trapezoid", "trapezium"}, "spine": set(), "chest": set()}  # fmt: skip
 
 
 def _rng(seed):
@@ -179,8 +179,8 @@ def test_head_landmarks_follow_their_geometric_definitions():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: render_phantom("chest", _rng(0)), ValueError, r"valid kinds: \('head', 'hand'\)"),
-        (lambda: landmark_names("chest"), ValueError, "valid kinds"),
+        (lambda: render_phantom("knee", _rng(0)), ValueError, r"valid kinds: \('head', 'hand', 'spine', 'chest'\)"),
+        (lambda: landmark_names("knee"), ValueError, "valid kinds"),
         (lambda: render_phantom("head", _rng(0), (8, 8)), ValueError, "at least 16"),
         (lambda: render_phantom("head", _rng(0), (32, 32, 32)), ValueError, r"\(W, H\)"),
         (lambda: render_phantom("head", "seed"), TypeError, "Generator"),
