@@ -33,7 +33,7 @@ def test_synthetic_profile_draws_the_bundles_phantoms(name, tmp_path, monkeypatc
     parser.read_config([str(ROOT / "bundles" / name / "configs" / f) for f in ("train.json", "synthetic.json")])
     parser["bundle_root"] = str(tmp_path)
     assert parser.get_parsed_content("data_root") == tmp_path
-    (args, options), = calls
+    ((args, options),) = calls
     assert args == (kind,) and options["cache_dir"] == f"{tmp_path}/data"
     assert parser.get_parsed_content("eval_split") == "test" and parser.get_parsed_content("val_interval") == 1
     train = json.loads((ROOT / "bundles" / name / "configs" / "train.json").read_text())

@@ -19,10 +19,12 @@ from monai_landmarks.utils.coords import from_stride, inside_image
 
 COUNTS = {"head": 19, "hand": 37, "spine": 68, "chest": 166}
 # Sizes for the structure tests: half the default, so a 3 mm neighbourhood is still 1-2 pixels.
-HALF = {"head": (96, 120), "hand": (80, 100), "spine": (80, 216), "chest": (128, 128)}
+HALF = {"head": (96, 120), "hand": (80, 100),
+        "spine": (80, 216), "chest": (128, 128)}  # fmt: skip
 # Landmarks that are centroids of a drawn bone (the sella's cup; carpal bones) rather than an edge, corner or tip.
 CENTROIDS = {"head": {"sella"}, "hand": {"triquetrum", "pisiform", "lunate", "scaphoid waist", "hamate",
-                                        "capitate", "trapezoid", "trapezium"}, "spine": set(), "chest": set()}  # fmt: skip
+                                        "capitate", "trapezoid", "trapezium"},
+             "spine": set(), "chest": set()}  # fmt: skip
 
 
 def _rng(seed):
@@ -314,7 +316,8 @@ def _self_crossings(p) -> int:
     a, b = p, np.roll(p, -1, axis=0)
 
     def side(o, q, r):
-        return np.sign((q[..., 0] - o[..., 0]) * (r[..., 1] - o[..., 1]) - (q[..., 1] - o[..., 1]) * (r[..., 0] - o[..., 0]))
+        cross = (q[..., 0] - o[..., 0]) * (r[..., 1] - o[..., 1]) - (q[..., 1] - o[..., 1]) * (r[..., 0] - o[..., 0])
+        return np.sign(cross)
 
     n, crossings = len(p), 0
     for i in range(n):
@@ -381,9 +384,8 @@ def test_chest_contours_are_ordered_closed_curves():
 
 @pytest.mark.datasets
 def test_chest_and_spine_follow_the_real_datasets():
-    from tests.conftest import dataset_path
-
     from monai_landmarks.data.phantoms import chest
+    from tests.conftest import dataset_path
 
     jsrt, aasce = read_metadata(dataset_path("jsrt_chest")), read_metadata(dataset_path("aasce_spine"))
     assert tuple(jsrt["landmark_names"]) == landmark_names("chest")

@@ -98,7 +98,8 @@ def _draw(film: _Film, chest: dict) -> None:
         top, bottom = lung[:, 1].min(), lung[:, 1].max()
         for y in np.linspace(top + 8, bottom - 30, 8):
             t = np.linspace(0, 1, 6)[:, None]
-            rib = np.array([179.2 + side * 22, y - 18]) + t * (side * 140, 0) + (0, 1) * (-14 * np.sin(np.pi * t) + 45 * t**2)
+            bend = (0, 1) * (-14 * np.sin(np.pi * t) + 45 * t**2)  # up, then down the chest wall
+            rib = np.array([179.2 + side * 22, y - 18]) + t * (side * 140, 0) + bend
             film.polyline(rib, 3.5, density=0.12, cortex=1.0, marrow=0.4)
     for clavicle in ("right clavicle", "left clavicle"):
         film.polygon(o[clavicle], density=0.55, cortex=1.5, marrow=0.5)

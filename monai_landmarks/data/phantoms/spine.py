@@ -101,7 +101,7 @@ def _draw(film: _Film, spine: dict) -> None:
             for side in (-1, 1):
                 t = np.linspace(0, 1, 6)[:, None]
                 start = c + side * (w[i] / 2 + 3) * r - 0.2 * h[i] * d
-                rib = start + side * np.array([1.0, 0.0]) * 70 * t + np.array([0.0, 1.0]) * (-8 * np.sin(np.pi * t) + 35 * t**2)
+                rib = start + t * (side * 70.0, 0.0) + (0.0, 1.0) * (-8 * np.sin(np.pi * t) + 35 * t**2)
                 film.polyline(rib, 2.5, density=0.22, cortex=0.8, marrow=0.4)
         quad = corners[i][[0, 1, 3, 2]]
         film.polygon(quad, density=0.45, cortex=1.6, marrow=0.5)
