@@ -312,7 +312,8 @@ def _parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("synth", help="write a synthetic phantom dataset", description=_synth_help())
     s.add_argument("out", help="output dataset folder")
-    s.add_argument("--kind", choices=("head", "hand"), default="head", help="head: 19 landmarks, hand: 37")
+    s.add_argument("--kind", choices=("head", "hand", "spine", "chest"), default="head",  # synthetic.PHANTOM_KINDS
+                   help="head: 19 landmarks, hand: 37, spine: 68 (JPEG, varied sizes), chest: 166")  # fmt: skip
     s.add_argument("--num-train", type=int, default=96)
     s.add_argument("--num-val", type=int, default=16)
     s.add_argument("--num-test", type=int, default=16)
@@ -375,7 +376,8 @@ def _parser() -> argparse.ArgumentParser:
 
 def _synth_help() -> str:
     return (
-        "Draw head-like (19 landmarks) or hand-like (37) X-ray phantoms, deterministic by seed, and write them in "
+        "Draw head-like (19 landmarks), hand-like (37), AP spine (68) or PA chest (166) X-ray phantoms, "
+        "deterministic by seed, and write them in "
         "the dataset format (dataset.json, landmarks.csv, images/) with train/val/test splits."
     )
 

@@ -75,7 +75,8 @@ def phantom_dataset(
     while the others wait for it (up to :data:`PHANTOM_WAIT_S`) and then reuse its dataset.
 
     Args:
-        kind: ``"head"`` (19 landmarks) or ``"hand"`` (37).
+        kind: ``"head"`` (19 landmarks), ``"hand"`` (37), ``"spine"`` (68; JPEG images of varied sizes) or
+            ``"chest"`` (166).
         cache_dir: the folder the dataset is kept in.
         num_train, num_val, num_test, size, seed: phantom dataset settings.
     """
@@ -107,7 +108,8 @@ def resolve_dataset(
     Args:
         dataset_dir: a folder in the dataset format (``dataset.json``, ``landmarks.csv``, ``images/``), or
             None / ``""`` to use synthetic phantom data.
-        kind: phantom kind when generating (``"head"``: 19 landmarks, ``"hand"``: 37).
+        kind: phantom kind when generating (``"head"``: 19 landmarks, ``"hand"``: 37, ``"spine"``: 68,
+            ``"chest"``: 166).
         cache_dir: where generated phantoms are kept (``<cache_dir>/synthetic_<kind>_seed<seed>``); an
             existing copy is reused when the generator version matches, and redrawn otherwise.
         num_train, num_val, num_test, size, seed: phantom dataset settings.

@@ -2,7 +2,7 @@
 
 A dataset is a folder::
 
-    <root>/images/<image_id>.png
+    <root>/images/<image_id>.png    (or .jpg: write_dataset(image_format="jpeg"); readers take any image file)
     <root>/landmarks.csv      one row per (image, landmark): image_id, split, file, landmark, x, y[, x_<a>, y_<a> ...]
     <root>/dataset.json       name, num_landmarks, landmark_names, pixel_spacing_mm, ...
 
@@ -54,6 +54,7 @@ __all__ = [
     "OutsideImageWarning",
     "MAX_LANDMARKS",
     "IMAGES_DIR",
+    "IMAGE_FORMATS",
     "LANDMARKS_FILE",
     "MEAN",
     "METADATA_FILE",
@@ -67,6 +68,8 @@ METADATA_FILE = "dataset.json"
 MANIFEST = ".written_by_write_dataset"  #: the files write_dataset made in a folder (what overwrite may replace)
 LANDMARKS_FILE = "landmarks.csv"
 IMAGES_DIR = "images"
+IMAGE_FORMATS = {"png": ".png", "jpeg": ".jpg"}  # what write_dataset stores, and the file suffix
+JPEG_QUALITY = 95
 BASE_COLUMNS = ("image_id", "split", "file", "landmark", "x", "y")
 MEAN = "mean"  #: ground truth from the ``x, y`` columns
 COORDINATE_CONVENTION = "0-based pixel-centre coordinates of the stored PNG (x = column, y = row)"
@@ -434,18 +437,19 @@ def _to_png_array(image: np.ndarray, where: str) -> np.ndarray:
     raise DatasetError(f"{where}: image dtype {array.dtype} not supported; use uint8, uint16 or float in [0, 1].")
 
 
-def _save_image(image, target: Path, where: str) -> tuple[int, int]:
-    """Write the sample's image as ``target`` (PNG); returns its size ``(W, H)``."""
+def _save_image(image, target: Path, where: str, image_format: str = "png") -> tuple[int, int]:
+    """Write the sample's image as ``target`` (PNG or 8-bit JPEG); returns its size ``(W, H)``."""
     if isinstance(image, (str, os.PathLike)):
         source = Path(image)
         if not source.is_file():
             raise DatasetError(f"{where}: image file {source} not found.")
         try:
             array, _ = read_image(source)  # decodes fully: a truncated or corrupt file fails here
-            if source.suffix.lower() == ".png":
+            keep = {"png": (".png",), "jpeg": (".jpg", ".jpeg")}[image_format]
+            if source.suffix.lower() in keep:
                 with Image.open(source) as img:
                     mode = img.mode
-                if mode in ("L", "I;16", "I;16B"):  # already a gray PNG: keep its bytes
+                if mode in ("L", "I;16", "I;16B"):  # already a gray file of that format: keep its bytes
                     shutil.copyfile(source, target)
                     return int(array.shape[0]), int(array.shape[1])
         except (ImageReadError, OSError, SyntaxError) as e:
@@ -454,7 +458,10 @@ def _save_image(image, target: Path, where: str) -> tuple[int, int]:
     else:
         array = image
     array = _to_png_array(array, where)
-    Image.fromarray(np.ascontiguousarray(array.T)).save(target)  # PNG rows are y: (W, H) -> (H, W)
+    if image_format == "jpeg" and array.dtype != np.uint8:
+        raise DatasetError(f"{where}: JPEG stores 8-bit images; this one is {array.dtype} (store it as PNG).")
+    options = {"quality": JPEG_QUALITY} if image_format == "jpeg" else {}
+    Image.fromarray(np.ascontiguousarray(array.T)).save(target, **options)  # rows are y: (W, H) -> (H, W)
     return int(array.shape[0]), int(array.shape[1])
 
 
@@ -478,7 +485,7 @@ def _check_inside(points: np.ndarray, size: tuple[int, int], where: str) -> None
         )
 
 
-def _sample_record(sample, images_dir: Path, num_landmarks: int | None, layout: dict) -> dict:
+def _sample_record(sample, images_dir: Path, num_landmarks: int | None, layout: dict, image_format: str) -> dict:
     """Validate one sample, write its image, and return what the CSV and metadata need."""
     if not isinstance(sample, Mapping):
         raise DatasetError(f"each sample must be a dict, got {type(sample).__name__}.")
@@ -505,8 +512,8 @@ def _sample_record(sample, images_dir: Path, num_landmarks: int | None, layout: 
         expected = layout.setdefault(key, found)
         if found != expected:
             raise DatasetError(f"{where}: {key} {found} differ from the first sample's {expected}.")
-    file = f"{IMAGES_DIR}/{image_id}.png"
-    size = _save_image(sample[Keys.IMAGE], images_dir.parent / file, where)
+    file = f"{IMAGES_DIR}/{image_id}{IMAGE_FORMATS[image_format]}"
+    size = _save_image(sample[Keys.IMAGE], images_dir.parent / file, where, image_format)
     for name, p in (("landmarks", points), *annotators.items()):
         _check_inside(p, size, f"{where} {name}")
     return {
@@ -654,6 +661,7 @@ def write_dataset(
     progress: bool = False,
     total: int | None = None,
     inputs: Iterable = (),
+    image_format: str = "png",
 ) -> Path:
     """Write samples as a dataset folder: a failure leaves no folder (or the old one) behind.
 
@@ -680,6 +688,8 @@ def write_dataset(
         progress: show a progress bar on stderr (the command line's, unless ``--quiet``).
         total: how many samples to expect, for the progress bar.
         inputs: files and folders the samples are read from: ``root`` may not be one, hold one or lie in one.
+        image_format: ``"png"`` (lossless, 8 or 16 bit) or ``"jpeg"`` (8-bit, quality :data:`JPEG_QUALITY`,
+            as films that come as JPEG files; a gray JPEG file given as a path is copied byte for byte).
 
     Returns:
         ``root`` as a :class:`~pathlib.Path`.
@@ -689,6 +699,8 @@ def write_dataset(
             replaced.
     """
     root = Path(root)
+    if image_format not in IMAGE_FORMATS:
+        raise DatasetError(f"image_format must be one of {sorted(IMAGE_FORMATS)}, got {image_format!r}.")
     if not isinstance(name, str) or not name:
         raise DatasetError(f"name must be a non-empty string, got {name!r}.")
     _check_spacing(pixel_spacing_mm, "pixel_spacing_mm")
@@ -705,7 +717,7 @@ def write_dataset(
         (tmp / IMAGES_DIR).mkdir()
         records, layout, seen = [], {}, set()
         for sample in tqdm(samples, desc=f"writing {name}", unit="image", total=total, disable=not progress):
-            record = _sample_record(sample, tmp / IMAGES_DIR, num_landmarks, layout)
+            record = _sample_record(sample, tmp / IMAGES_DIR, num_landmarks, layout, image_format)
             if record["image_id"] in seen:
                 raise DatasetError(f"sample {record['image_id']!r}: duplicate image_id.")
             seen.add(record["image_id"])

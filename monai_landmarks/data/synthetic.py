@@ -1,4 +1,5 @@
-"""Synthetic X-ray phantoms: procedurally drawn lateral cephalograms (19 landmarks) and hand radiographs (37).
+"""Synthetic X-ray phantoms: procedurally drawn lateral cephalograms (19 landmarks), hand radiographs (37),
+AP spine films (68: :mod:`.phantoms.spine`) and PA chest films (166: :mod:`.phantoms.chest`).
 
 They are the embedded default data of the bundles and tests, so nothing needs a download, and a network can
 learn them: every landmark is a feature of the drawn anatomy, never a free point.
@@ -54,8 +55,8 @@ __all__ = [
     "render_phantom",
 ]
 
-PHANTOM_KINDS = ("head", "hand")
-DEFAULT_SIZES = {"head": (192, 240), "hand": (160, 200)}
+PHANTOM_KINDS = ("head", "hand", "spine", "chest")
+DEFAULT_SIZES = {"head": (192, 240), "hand": (160, 200)}  # spine, chest: below
 GENERATOR_VERSION = 2  # bump when phantoms change: cached datasets of another version are redrawn
 #: mm per pixel of a head phantom at its default size: a 192 x 240 mm field of view, as a cephalogram's
 #: (ISBI 2015 films are 193.5 x 240 mm). At other sizes the spacing scales with the image.
@@ -95,8 +96,12 @@ def _check_kind(kind: str) -> str:
 
 
 def landmark_names(kind: str) -> tuple[str, ...]:
-    """Landmark names of a phantom kind, in landmark order (head: ISBI 2015's 19; hand: 37)."""
-    return {"head": HEAD_LANDMARK_NAMES, "hand": HAND_LANDMARK_NAMES}[_check_kind(kind)]
+    """Landmark names of a phantom kind, in landmark order (head: ISBI 2015's 19; hand: 37; spine: AASCE's
+    68; chest: JSRT's 166)."""
+    kind = _check_kind(kind)
+    if kind in _MODULES:
+        return _MODULES[kind].LANDMARK_NAMES
+    return {"head": HEAD_LANDMARK_NAMES, "hand": HAND_LANDMARK_NAMES}[kind]
 
 
 # --------------------------------------------------------------------------------------------------------
@@ -748,8 +753,10 @@ def render_phantom(kind: str, rng, size: Sequence[int] | None = None, noise: boo
     """Draw one phantom radiograph and its landmarks.
 
     Args:
-        kind: ``"head"`` (a lateral cephalogram with the 19 ISBI 2015 landmarks) or ``"hand"`` (a hand
-            radiograph with 37 landmarks; 0 and 4 are the ulnar and radial styloid tips, the wrist-width pair).
+        kind: ``"head"`` (a lateral cephalogram with the 19 ISBI 2015 landmarks), ``"hand"`` (a hand
+            radiograph with 37 landmarks; 0 and 4 are the ulnar and radial styloid tips, the wrist-width pair),
+            ``"spine"`` (an AP spine film, the 68 vertebral body corners T1-L5, TL, TR, BL, BR per vertebra)
+            or ``"chest"`` (a PA chest film, 166 points on five ordered contours: lungs, heart, clavicles).
         rng: a ``numpy.random.Generator`` (or an int seed); the only source of randomness.
         size: image size ``(W, H)``, at least 16 each; default :data:`DEFAULT_SIZES`. The anatomy scales with
             the image: a head fills a 192 x 240 mm field of view at any size.
@@ -763,7 +770,8 @@ def render_phantom(kind: str, rng, size: Sequence[int] | None = None, noise: boo
         ValueError: unknown ``kind`` (the message lists the valid kinds) or a bad ``size``.
         TypeError: ``rng`` is neither a generator nor an int.
     """
-    build = {"head": _head, "hand": _hand}[_check_kind(kind)]
+    kind = _check_kind(kind)
+    build = _MODULES[kind].build if kind in _MODULES else {"head": _head, "hand": _hand}[kind]
     size = _check_size(kind, size)
     rng = _as_generator(rng)
     margin = _MARGIN_MM * min(size[0] / _FIELD_MM[kind][0], size[1] / _FIELD_MM[kind][1])
@@ -790,10 +798,14 @@ def generate_phantom_dataset(
 ) -> Path:
     """Write a phantom dataset with splits ``train``, ``val`` and ``test`` in the dataset format.
 
-    Images are 8-bit PNG; image ``i`` (counting through the splits in that order) is
-    ``render_phantom(kind, numpy.random.default_rng([seed, i]), size)``, so the first images of a dataset do
-    not depend on how many follow. Head phantoms get ``pixel_spacing_mm`` = :data:`HEAD_SPACING_MM` at the
-    default size (scaled with ``size``). Hand phantoms have no spacing and record the wrist-width
+    Images are 8-bit PNG (spine: JPEG, as the AASCE films); image ``i`` (counting through the splits in that
+    order) is ``render_phantom(kind, numpy.random.default_rng([seed, i]), size)``, so the first images of a
+    dataset do not depend on how many follow. Spine images vary in size round ``size`` (one size per image:
+    ``phantoms.spine.vary_size(numpy.random.default_rng([seed, i, 1]), size)``), about 1:2.7 like the real
+    films, so an aspect-keeping resize has work to do. Head phantoms get ``pixel_spacing_mm`` =
+    :data:`HEAD_SPACING_MM` at the default size (scaled with ``size``), chest phantoms 0.7 mm at 512 x 512
+    (JSRT's) scaled the same way; spine phantoms have no spacing (pixels). Hand phantoms have no spacing and
+    record the wrist-width
     normalisation (landmarks 0 and 4, 50 mm) as ``wrist_normalisation`` (what
     :func:`~.datalists.error_protocol` reads) and as ``wrist_pair`` / ``wrist_width_mm``.
 
@@ -824,16 +836,19 @@ def generate_phantom_dataset(
 
     def samples():
         for index, split in enumerate(splits):
-            image, points = render_phantom(kind, np.random.default_rng([seed, index]), size)
+            image_size = _image_size(kind, seed, index, size)
+            image, points = render_phantom(kind, np.random.default_rng([seed, index]), image_size)
             image = np.rint(image * 255).astype(np.uint8)
             yield {"image_id": f"{kind}{index:04d}", "split": split, "image": image, "landmarks": points}
 
     extra = {"synthetic": True, "kind": kind, "seed": int(seed), "generator_version": GENERATOR_VERSION}
     spacing = None
-    if kind == "head":
-        field = _FIELD_MM["head"]
-        spacing = round(HEAD_SPACING_MM / min(size[0] / field[0], size[1] / field[1]), 6)
-    else:
+    if kind in ("head", "chest"):  # canonical fields are in mm: the spacing is 1 / (pixels per mm)
+        field = _FIELD_MM[kind]
+        spacing = round(1.0 / min(size[0] / field[0], size[1] / field[1]), 6)
+    if kind == "chest":
+        extra["landmark_groups"] = {name: list(ends) for name, ends in _chest.LANDMARK_GROUPS.items()}
+    elif kind == "hand":
         extra["wrist_normalisation"] = {"pair": list(WRIST_PAIR), "width_mm": WRIST_WIDTH_MM}
         extra.update(wrist_pair=list(WRIST_PAIR), wrist_width_mm=WRIST_WIDTH_MM)
     return write_dataset(
@@ -846,4 +861,21 @@ def generate_phantom_dataset(
         overwrite=overwrite,
         progress=progress,
         total=len(splits),
+        image_format=getattr(_MODULES.get(kind), "IMAGE_FORMAT", "png"),
     )
+
+
+def _image_size(kind: str, seed: int, index: int, size: tuple[int, int]) -> tuple[int, int]:
+    """Image ``index``'s size: ``size``, or for kinds that vary it (spine) one drawn from its own stream."""
+    vary = getattr(_MODULES.get(kind), "vary_size", None)
+    return size if vary is None else vary(np.random.default_rng([seed, index, 1]), size)
+
+
+# spine and chest live in their own modules, built on the drawing helpers above (imported last for that)
+from monai_landmarks.data.phantoms import chest as _chest  # noqa: E402
+from monai_landmarks.data.phantoms import spine as _spine  # noqa: E402
+
+_MODULES = {"spine": _spine, "chest": _chest}
+for _kind, _module in _MODULES.items():
+    DEFAULT_SIZES[_kind] = _module.DEFAULT_SIZE
+    _FIELD_MM[_kind] = _module.FIELD_MM

@@ -18,10 +18,14 @@ from tests.dicom_files import write_dicom
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMA = ROOT.parent / "shared" / "monai" / "meta_schema_20240725.json"
 # bundle -> (phantom kind, landmarks, unit of its errors)
-BUNDLES = {"htc_ceph": ("head", 19, "mm"), "gu2net_ceph": ("head", 19, "mm"), "htc_hand": ("hand", 37, "wrist")}
+BUNDLES = {"htc_ceph": ("head", 19, "mm"), "gu2net_ceph": ("head", 19, "mm"), "htc_hand": ("hand", 37, "wrist"),
+           "gu2net_spine": ("spine", 68, "px"), "gu2net_chest": ("chest", 166, "mm")}  # fmt: skip
 # Small and quick: tiny images, one epoch, on top of each bundle's synthetic profile (HTC at a quarter width).
 SMALL = {"image_size": [64, 80], "num_workers": 0}
-NET = {"htc_ceph": {"width_multiplier": 0.25}, "gu2net_ceph": {}, "htc_hand": {"width_multiplier": 0.25}}
+NET = {"htc_ceph": {"width_multiplier": 0.25}, "gu2net_ceph": {}, "htc_hand": {"width_multiplier": 0.25},
+       "gu2net_spine": {}, "gu2net_chest": {}}  # fmt: skip
+# phantom sizes: spine films are tall (and vary round this size, as JPEG files)
+PHANTOM_SIZE = {"head": (96, 120), "hand": (96, 120), "spine": (48, 130), "chest": (96, 96)}
 REQUIRED = ["LICENSE", "configs/metadata.json", "configs/train.json", "configs/evaluate.json",
             "configs/inference.json", "configs/synthetic.json", "configs/logging.conf", "docs/README.md",
             "docs/data_license.txt"]  # fmt: skip
@@ -35,7 +39,8 @@ def _configs(name, *files):
 @pytest.fixture(scope="module")
 def phantom_sets(tmp_path_factory):
     folder = tmp_path_factory.mktemp("data")
-    return {kind: generate_phantom_dataset(folder / kind, kind, 4, 2, 2, size=(96, 120)) for kind in ("head", "hand")}
+    kinds = sorted({kind for kind, _, _ in BUNDLES.values()})
+    return {kind: generate_phantom_dataset(folder / kind, kind, 4, 2, 2, size=PHANTOM_SIZE[kind]) for kind in kinds}
 
 
 @pytest.mark.parametrize("name", BUNDLES)
@@ -98,7 +103,7 @@ def test_train_resume_evaluate_infer_export(name, phantom_sets, tmp_path):
     test_report = json.loads((root / "eval" / "test" / "metrics.json").read_text())
     assert test_report["num_images"] == 2 and len(test_report["per_landmark"]) == num_landmarks
 
-    images = sorted(str(p) for p in (phantoms / "images").glob("*.png"))[:2]
+    images = sorted(str(p) for p in (phantoms / "images").iterdir())[:2]  # PNG, or JPEG for the spine
     inference = str(root / "configs" / "inference.json")
     # the same phantom as a DICOM with Imager Pixel Spacing (row \\ column): millimetres from the header
     dicom = write_dicom(

@@ -245,6 +245,30 @@ def test_write_rejects_bad_arguments(tmp_path, kwargs, message):
     assert leftovers(tmp_path) == []
 
 
+def test_write_jpeg_stores_8_bit_jpeg_files_that_load(tmp_path):
+    root = write_toy(tmp_path / "ds", image_format="jpeg")
+    items = load_datalist(root)
+    assert [Path(i["image"]).suffix for i in items] == [".jpg"] * 3
+    with Image.open(items[0]["image"]) as img:
+        assert img.format == "JPEG" and img.mode == "L" and img.size == (W, H)
+    copied = write_dataset(tmp_path / "copy", "toy", [{**make_sample(1), "image": items[0]["image"]}],
+                           image_format="jpeg")  # fmt: skip
+    assert (copied / "images" / "001.jpg").read_bytes() == Path(items[0]["image"]).read_bytes()  # kept as is
+
+
+@pytest.mark.parametrize(
+    "kwargs, sample, message",
+    [
+        ({"image_format": "gif"}, {}, r"image_format must be one of \['jpeg', 'png'\], got 'gif'"),
+        ({"image_format": "jpeg"}, {"image": np.zeros((W, H), np.uint16)}, r"sample '001'.*JPEG stores 8-bit"),
+    ],
+)
+def test_write_jpeg_refuses_what_it_cannot_store(tmp_path, kwargs, sample, message):
+    with pytest.raises(DatasetError, match=message):
+        write_dataset(tmp_path / "ds", "toy", [{**make_sample(1), **sample}], **kwargs)
+    assert not (tmp_path / "ds").exists() and leftovers(tmp_path) == []
+
+
 def test_write_rejects_duplicates_and_mixed_annotators(tmp_path):
     with pytest.raises(DatasetError, match="duplicate image_id"):
         write_dataset(tmp_path / "ds", "toy", [make_sample(1), make_sample(1)])

@@ -17,12 +17,14 @@ from monai_landmarks.data.synthetic import (
 from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.utils.coords import from_stride, inside_image
 
-COUNTS = {"head": 19, "hand": 37}
+COUNTS = {"head": 19, "hand": 37, "spine": 68, "chest": 166}
 # Sizes for the structure tests: half the default, so a 3 mm neighbourhood is still 1-2 pixels.
-HALF = {"head": (96, 120), "hand": (80, 100)}
+HALF = {"head": (96, 120), "hand": (80, 100),
+        "spine": (80, 216), "chest": (128, 128)}  # fmt: skip
 # Landmarks that are centroids of a drawn bone (the sella's cup; carpal bones) rather than an edge, corner or tip.
 CENTROIDS = {"head": {"sella"}, "hand": {"triquetrum", "pisiform", "lunate", "scaphoid waist", "hamate",
-                                        "capitate", "trapezoid", "trapezium"}}  # fmt: skip
+                                        "capitate", "trapezoid", "trapezium"},
+             "spine": set(), "chest": set()}  # fmt: skip
 
 
 def _rng(seed):
@@ -179,8 +181,8 @@ def test_head_landmarks_follow_their_geometric_definitions():
 @pytest.mark.parametrize(
     "call, error, match",
     [
-        (lambda: render_phantom("chest", _rng(0)), ValueError, r"valid kinds: \('head', 'hand'\)"),
-        (lambda: landmark_names("chest"), ValueError, "valid kinds"),
+        (lambda: render_phantom("knee", _rng(0)), ValueError, r"valid kinds: \('head', 'hand', 'spine', 'chest'\)"),
+        (lambda: landmark_names("knee"), ValueError, "valid kinds"),
         (lambda: render_phantom("head", _rng(0), (8, 8)), ValueError, "at least 16"),
         (lambda: render_phantom("head", _rng(0), (32, 32, 32)), ValueError, r"\(W, H\)"),
         (lambda: render_phantom("head", "seed"), TypeError, "Generator"),
@@ -297,3 +299,145 @@ def _train_and_evaluate(x_train, y_train, x_test, y_test, steps: int) -> tuple[f
         model = (net(x_test) - y_test).norm(dim=-1).mean().item()
     baseline = (y_train.mean(0) - y_test).norm(dim=-1).mean().item()
     return model, baseline, time.perf_counter() - start
+
+
+# ---------------------------------------------------------------------------------------------- spine and chest
+# Orientation of each chest contour on screen (x right, y down): the shoelace sum is negative anticlockwise.
+# Measured on the mean shape of ../shared/datasets/jsrt_chest (and checked against it below when present).
+CHEST_TURN = {"right lung": -1, "left lung": 1, "heart": 1, "right clavicle": 1, "left clavicle": -1}
+
+
+def _shoelace(p):
+    return 0.5 * float(np.sum(p[:, 0] * np.roll(p[:, 1], -1) - np.roll(p[:, 0], -1) * p[:, 1]))
+
+
+def _self_crossings(p) -> int:
+    """Pairs of non-adjacent edges of the closed polygon ``p`` that cross."""
+    a, b = p, np.roll(p, -1, axis=0)
+
+    def side(o, q, r):
+        cross = (q[..., 0] - o[..., 0]) * (r[..., 1] - o[..., 1]) - (q[..., 1] - o[..., 1]) * (r[..., 0] - o[..., 0])
+        return np.sign(cross)
+
+    n, crossings = len(p), 0
+    for i in range(n):
+        j = np.arange(i + 2, n if i else n - 1)
+        crossings += int(((side(a[i], b[i], a[j]) != side(a[i], b[i], b[j]))
+                          & (side(a[j], b[j], a[i]) != side(a[j], b[j], b[i]))).sum())  # fmt: skip
+    return crossings
+
+
+def _chest_contours(points):
+    from monai_landmarks.data.phantoms.chest import LANDMARK_GROUPS
+
+    return {name: points[a:b].astype(np.float64) for name, (a, b) in LANDMARK_GROUPS.items()}
+
+
+def test_spine_corners_are_tl_tr_bl_br_per_vertebra():
+    from monai_landmarks.data.phantoms.spine import corner_order_ok
+
+    names = landmark_names("spine")
+    assert names[:4] == ("T1 top-left", "T1 top-right", "T1 bottom-left", "T1 bottom-right")
+    assert names[-1] == "L5 bottom-right"
+    for seed in range(8):
+        image, points = render_phantom("spine", _rng(seed))
+        q = points.reshape(17, 4, 2)
+        assert corner_order_ok(points), seed
+        # vertebrae run top to bottom: each body's top lies below the previous body's bottom
+        assert (q[1:, :2, 1].mean(1) > q[:-1, 2:, 1].mean(1)).all(), seed
+        assert inside_image(points, image.shape).all()
+    swapped = points.reshape(17, 4, 2)[:, [1, 0, 2, 3]].reshape(-1, 2)  # a TL/TR swap is caught
+    assert not corner_order_ok(swapped)
+
+
+def test_spine_curves_differ_and_tilt_like_scoliosis():
+    """Endplate tilts (degrees) of the bodies along each spine: their range is a Cobb-like angle, and it varies."""
+    cobb = []
+    for seed in range(12):
+        q = render_phantom("spine", _rng(seed), noise=False)[1].reshape(17, 4, 2).astype(np.float64)
+        top = q[:, 1] - q[:, 0]
+        tilt = np.rad2deg(np.arctan2(top[:, 1], top[:, 0]))
+        cobb.append(tilt.max() - tilt.min())
+    assert 5 < np.median(cobb) < 45 and max(cobb) - min(cobb) > 10, cobb
+
+
+def test_chest_contours_are_ordered_closed_curves():
+    names = landmark_names("chest")
+    assert names[0] == "right lung 0" and names[44] == "left lung 0" and names[94] == "heart 0"
+    assert names[120] == "right clavicle 0" and names[143] == "left clavicle 0" and names[-1] == "left clavicle 22"
+    for seed in range(6):
+        _, points = render_phantom("chest", _rng(seed))
+        contours = _chest_contours(points)
+        assert [len(c) for c in contours.values()] == [44, 50, 26, 23, 23]
+        for name, c in contours.items():
+            steps = np.linalg.norm(np.roll(c, -1, axis=0) - c, axis=1)
+            assert steps.max() < 1.6 * steps.min() + 0.5, (seed, name)  # equal arc lengths, consecutive order
+            assert _self_crossings(c) == 0, (seed, name)
+            assert np.sign(_shoelace(c)) == CHEST_TURN[name], (seed, name)
+        for lung in ("right lung", "left lung"):  # each lung starts at its apex
+            c = contours[lung]
+            assert c[0, 1] - c[:, 1].min() < 2.0, (seed, lung)
+        assert contours["right lung"][:, 0].mean() < contours["left lung"][:, 0].mean()  # PA: right lung on the left
+    shuffled = contours["heart"][_rng(0).permutation(26)]
+    assert _self_crossings(shuffled) > 0  # the ordering checks have teeth
+
+
+@pytest.mark.datasets
+def test_chest_and_spine_follow_the_real_datasets():
+    from monai_landmarks.data.phantoms import chest
+    from tests.conftest import dataset_path
+
+    jsrt, aasce = read_metadata(dataset_path("jsrt_chest")), read_metadata(dataset_path("aasce_spine"))
+    assert tuple(jsrt["landmark_names"]) == landmark_names("chest")
+    assert {k: tuple(v) for k, v in jsrt["landmark_groups"].items()} == chest.LANDMARK_GROUPS
+    assert tuple(aasce["landmark_names"]) == landmark_names("spine")
+    items = load_datalist(dataset_path("jsrt_chest"), split="train")
+    mean = np.nanmean(np.stack([np.asarray(i["landmarks"])[0] for i in items]), axis=0)
+    for name, c in _chest_contours(mean).items():  # the contour directions the phantoms copy
+        assert np.sign(_shoelace(c)) == CHEST_TURN[name], name
+
+
+def _dataset_bytes(root):
+    return {p.name: p.read_bytes() for p in sorted((root / "images").iterdir())} | {
+        "landmarks.csv": (root / "landmarks.csv").read_bytes()
+    }
+
+
+def test_spine_dataset_is_jpeg_of_varied_sizes_and_deterministic(tmp_path):
+    from PIL import Image
+
+    def make(name, seed):
+        return generate_phantom_dataset(tmp_path / name, "spine", 4, 1, 1, size=(64, 172), seed=seed)
+
+    root = make("a", 3)
+    meta = read_metadata(root)
+    assert meta["num_landmarks"] == 68 and meta.get("pixel_spacing_mm") is None and error_protocol(root).unit == "px"
+    sizes = set()
+    for index, item in enumerate(load_datalist(root)):
+        assert item["image"].endswith(".jpg")
+        with Image.open(item["image"]) as img:
+            assert img.format == "JPEG" and img.mode == "L"
+            w, h = img.size
+        sizes.add((w, h))
+        assert 0.25 < w / h < 0.5 and 140 <= h <= 200
+        image, points = render_phantom("spine", np.random.default_rng([3, index]), (w, h))
+        stored, _ = read_image(item["image"])
+        assert stored.shape == (w, h) and np.abs(stored - np.rint(image * 255)).mean() < 4  # JPEG: close, lossy
+        assert np.allclose(np.asarray(item["landmarks"])[0], points, atol=1e-3)
+        assert inside_image(points, (w, h)).all()
+    assert len(sizes) == 6  # every image its own size
+    assert {tuple(s) for s in meta["stored_size_wh"].values()} == sizes  # recorded per image
+    assert _dataset_bytes(make("b", 3)) == _dataset_bytes(root)  # same seed, same files byte for byte
+    assert _dataset_bytes(make("c", 4)) != _dataset_bytes(root)
+
+
+def test_chest_dataset_records_spacing_and_groups(tmp_path):
+    root = generate_phantom_dataset(tmp_path / "chest", "chest", 1, 1, 1, size=(128, 128), seed=2)
+    meta = read_metadata(root)
+    assert meta["pixel_spacing_mm"] == pytest.approx(2.8)  # JSRT's 0.7 mm at 512, on a 128 x 128 film
+    assert meta["landmark_groups"]["heart"] == [94, 120] and meta["num_landmarks"] == 166
+    assert error_protocol(root) == ErrorProtocol("mm")
+    items = load_datalist(root)
+    assert items[0]["image"].endswith(".png")
+    image, points = render_phantom("chest", np.random.default_rng([2, 0]), (128, 128))
+    assert np.array_equal(read_image(items[0]["image"])[0], np.rint(image * 255))
