@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,17 +25,14 @@ import pytest
 pytest.importorskip("monailabel")
 requests = pytest.importorskip("requests")
 
-import monai_landmarks.apps.monailabel as app_package  # noqa: E402
 from monai_landmarks.apps.monailabel import make_app_dir  # noqa: E402
 from monai_landmarks.data.dataset_format import load_datalist  # noqa: E402
 from monai_landmarks.data.synthetic import generate_phantom_dataset  # noqa: E402
-from tests.dicom_files import write_dicom  # noqa: E402
+from tests.apps.monailabel_servers import BIN, start_server, stop, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.monailabel
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGE = Path(app_package.__file__).resolve().parent
-BIN = Path(sys.executable).parent
 MODEL = "gu2net_ceph"
 # the synthetic profile's network and input (train.json picks them when no dataset_dir is set)
 SETTINGS = {"image_size": [96, 128], "channels": [16, 32, 64, 128, 128]}
@@ -46,44 +41,6 @@ EPOCHS = 6
 #: A 6-epoch CPU GU2Net on 32 phantoms lands near 5 px (4 epochs on 16 phantoms gave 61 px, so the check bites);
 #: the mean-shape baseline of the phantoms is about 6.5 mm.
 MRE_TOLERANCE_PX = 12.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def _tree(folder: Path) -> dict:
-    """``{path: (size, mtime)}`` of everything under ``folder`` but Python's byte-code caches."""
-    return {
-        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) if p.is_file() else "dir"
-        for p in sorted(folder.rglob("*"))
-        if "__pycache__" not in p.parts
-    }
-
-
-def _start_server(tmp, name, app, studies, bundle, overrides, env):
-    """``monailabel start_server`` on a free loopback port; ``(process, url, log path)``."""
-    port = _free_port()
-    log_path = tmp / f"{name}.log"
-    with open(log_path, "w") as log:
-        server = subprocess.Popen(
-            [str(BIN / "monailabel"), "start_server", "--app", str(app), "--studies", str(studies),
-             "--host", "127.0.0.1", "--port", str(port), "--conf", "bundles", str(bundle),
-             "--conf", "overrides", str(overrides)],
-            stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True,
-        )  # fmt: skip
-    return server, f"http://127.0.0.1:{port}", log_path
-
-
-def _stop(server):
-    os.killpg(server.pid, signal.SIGTERM)
-    try:
-        server.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(server.pid, signal.SIGKILL)
-        server.wait(timeout=30)
 
 
 def _run(cmd, timeout, **kwargs):
@@ -110,41 +67,14 @@ def served(tmp_path_factory):
     studies.mkdir()
     for item in test:
         shutil.copy(item["image"], studies)
-    # not images: never listed (MONAI Label's default list takes *.xml), whatever the datastore writes beside them
-    (studies / "notes.xml").write_text("<notes>not an image</notes>")
-    (studies / "README.txt").write_text("cephalograms for review")
-    write_dicom(studies / "ceph_dicom.dcm", _pixels(test[0]), {"PixelSpacing": [1.0, 1.0]})
     overrides = tmp / "overrides.json"
     overrides.write_text(json.dumps({MODEL: SETTINGS}))
-    app = make_app_dir(tmp / "app")
-    package_before = _tree(PACKAGE)
-    server, url, log = _start_server(tmp, "server", app, studies, bundle, overrides, env)
+    server, url, log = start_server(tmp, "server", make_app_dir(tmp / "app"), studies, bundle, overrides, env)
     try:
-        _wait_for(url, server, log, timeout=240)
-        yield {"url": url, "bundle": bundle, "data": data, "test": test, "tmp": tmp, "env": env, "train_s": train_s,
-               "app": app, "studies": studies, "overrides": overrides, "package_before": package_before}  # fmt: skip
+        wait_for(url, server, log, timeout=240)
+        yield {"url": url, "bundle": bundle, "data": data, "test": test, "tmp": tmp, "env": env, "train_s": train_s}
     finally:
-        _stop(server)
-
-
-def _pixels(item) -> np.ndarray:
-    from PIL import Image
-
-    return np.asarray(Image.open(item["image"]), dtype=np.uint16)
-
-
-def _wait_for(url, server, log, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/info/", timeout=5).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"server did not answer /info within {timeout} s:\n{log.read_text()[-3000:]}")
+        stop(server)
 
 
 def _infer(url, image_id, spacing=1.0):
@@ -328,203 +258,3 @@ def test_client_point_list_labelmap_markups_label_training_and_least_confident(s
     sample = client.next_sample("least_confident", {})
     assert sample["id"] == min(unlabelled, key=unlabelled.get), (sample, unlabelled)
     assert sample["confidence"] == pytest.approx(unlabelled[sample["id"]])
-
-
-# --- round 3 (issue 22): pinned weights, the app's own folder, what is an image, Slicer's Submit Label, DICOMweb
-
-
-def _infer_params(url, image_id, params):
-    return requests.post(f"{url}/infer/{MODEL}", params={"image": image_id, "output": "json"},
-                         files={"params": (None, json.dumps(params))}, timeout=120)  # fmt: skip
-
-
-def test_only_model_pt_is_offered_and_other_weights_files_are_refused(served):
-    url, models = served["url"], served["bundle"] / "models"
-    checkpoints = sorted(p.name for p in models.glob("checkpoint_epoch=*.pt"))
-    assert checkpoints  # training left them beside model.pt: MONAI's BundleInferTask would offer them
-    assert requests.get(f"{url}/info/", timeout=30).json()["models"][MODEL]["config"]["model_filename"] == ["model.pt"]
-    image = _image_id(served["test"][0])
-    expected = _points(_infer(url, image))
-    for name in [checkpoints[0], "refiner.pt", "../models/model.pt"]:
-        r = _infer_params(url, image, {"spacing_mm": 1.0, "model_filename": name})
-        assert r.status_code == 400, r.text
-        assert (
-            f"model_filename {name!r} is not served" in r.json()["detail"] and "models/model.pt" in r.json()["detail"]
-        )
-    for chosen in ["model.pt", ["model.pt"]]:  # what the Slicer plugin sends (the option's one value), and the list
-        r = _infer_params(url, image, {"spacing_mm": 1.0, "model_filename": chosen})
-        assert r.status_code == 200, r.text
-        np.testing.assert_allclose(_points(r.json()), expected, atol=1e-4)
-
-
-def test_the_app_writes_into_its_own_folder_and_never_into_the_package(served):
-    assert len(_infer(served["url"], _image_id(served["test"][1]))["landmarks"]) == 19  # a server start and an infer
-    assert _tree(PACKAGE) == served["package_before"]
-    assert not any((PACKAGE / d).exists() for d in ("bin", "lib", "logs", "model"))
-    app = served["app"]
-    assert {"bin", "lib", "logs", "model", "main.py"} <= {p.name for p in app.iterdir()}
-    assert (app / "logs" / "app.log").is_file()
-
-
-def test_only_image_files_are_datastore_images_and_no_other_path_is_an_input(served):
-    url, studies = served["url"], served["studies"]
-    objects = requests.get(f"{url}/datastore/", params={"output": "all"}, timeout=60).json()["objects"]
-    assert set(objects) == {_image_id(t) for t in served["test"]} | {"ceph_dicom"}  # no notes.xml, README.txt
-    assert (studies / "datastore_v2.json").is_file() and (studies / "labels" / "final").is_dir()
-    label = next((studies / "labels" / "final").glob("*.json"), None)
-    for path in [studies / "datastore_v2.json", studies / "notes.xml", label, ROOT / "README.md"]:
-        if path is None:
-            continue
-        r = requests.post(f"{url}/infer/{MODEL}", params={"image": str(path), "output": "json"}, timeout=60)
-        assert r.status_code == 404 and "is not in the datastore" in r.json()["detail"], (path, r.text)
-    # the DICOM file is an image, with the header's spacing (1 mm) and the same landmarks as its PNG
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": "ceph_dicom", "output": "json"}, timeout=120)
-    assert r.status_code == 200, r.text
-    dicom = r.json()
-    assert dicom["image_id"] == "ceph_dicom" and dicom["spacing_mm"] == [1.0, 1.0]
-    np.testing.assert_allclose(_points(dicom), _points(_infer(url, _image_id(served["test"][0]))), atol=1e-3)
-
-
-def _slicer_labelmap(path, item, centres, values):
-    """What the Slicer plugin's Submit Label writes: the segments exported as one label map on the image's grid
-    (a one-slice volume, ``.nii.gz``), here a disc of radius 3 per segment."""
-    import SimpleITK as sitk
-
-    h, w = _pixels(item).shape
-    label = np.zeros((1, h, w), dtype=np.uint8)
-    rows, cols = np.ogrid[:h, :w]
-    for (x, y), v in zip(centres, values, strict=True):
-        label[0][(cols - x) ** 2 + (rows - y) ** 2 <= 9] = v
-    sitk.WriteImage(sitk.GetImageFromArray(label), str(path))
-    return str(path)
-
-
-def test_slicer_submit_label_label_map_becomes_landmarks(served):
-    from monailabel.client import MONAILabelClient
-    from monailabel.client.client import MONAILabelClientException
-
-    url, tmp, item = served["url"], served["tmp"], served["test"][5]
-    client = MONAILabelClient(url, tmpdir=str(tmp / "client"))
-    names = client.info()["models"][MODEL]["landmarks"]
-    centres = np.rint(item["landmarks"][0][:4]).tolist()  # four landmarks painted, the rest left out
-    # the plugin's segments: named after the model's labels (lower case), values 1.. in segment order
-    order = [2, 0, 3, 1]
-    path = _slicer_labelmap(tmp / "slicer_label.nii.gz", item, [centres[k] for k in order], [1, 2, 3, 4])
-    label_info = [{"name": names[k].lower(), "idx": i + 1} for i, k in enumerate(order)]
-    # the plugin's call (plugins/slicer onSaveLabel): logic.save_label(image, label_in, {"label_info": label_info})
-    client.save_label(_image_id(item), path, params={"label_info": label_info})
-    stored = requests.get(f"{url}/datastore/label", params={"label": _image_id(item), "tag": "final"}, timeout=60)
-    assert stored.status_code == 200, stored.text
-    record = stored.json()
-    got = {p["name"]: (p["x"], p["y"]) for p in record["landmarks"]}
-    assert list(got) == names[:4]
-    np.testing.assert_allclose([got[n] for n in names[:4]], centres, atol=1e-4)
-    # a landmark painted twice is refused with what to do
-    bad = _slicer_labelmap(tmp / "two_blobs.nii.gz", item, [centres[0], [5.0, 5.0]], [1, 1])
-    with pytest.raises(MONAILabelClientException, match="separate blobs; paint one blob per landmark"):
-        client.save_label(_image_id(item), bad, params={"label_info": [{"name": names[0], "idx": 1}]})
-
-
-# --- DICOMweb: a real Orthanc with its DICOMweb plugin, started here on loopback
-
-ORTHANC = shutil.which("Orthanc")
-DICOMWEB_PLUGIN = next(
-    (p for p in ("/usr/share/orthanc/plugins/libOrthancDicomWeb.so", "/usr/lib/orthanc/libOrthancDicomWeb.so")
-     if Path(p).is_file()), None,
-)  # fmt: skip
-
-
-@pytest.fixture(scope="module")
-def orthanc(served):
-    """Orthanc on a free loopback port (its own config and storage under tmp) holding two DX cephalograms (the
-    first two served phantoms, 1 mm Pixel Spacing) and one CT slice; yields its DICOMweb root and the series."""
-    if not ORTHANC or not DICOMWEB_PLUGIN:
-        pytest.skip(
-            "Orthanc with its DICOMweb plugin is not installed (Debian: apt-get install orthanc orthanc-dicomweb)"
-        )
-    from pydicom.uid import generate_uid
-
-    tmp = served["tmp"] / "orthanc"
-    (tmp / "storage").mkdir(parents=True)
-    port = _free_port()
-    config = {
-        "Name": "monai-landmarks-test", "StorageDirectory": str(tmp / "storage"),
-        "IndexDirectory": str(tmp / "storage"),
-        "HttpPort": port, "DicomServerEnabled": False, "RemoteAccessAllowed": False, "AuthenticationEnabled": False,
-        "Plugins": [DICOMWEB_PLUGIN], "DicomWeb": {"Enable": True, "Root": "/dicom-web/"},
-    }  # fmt: skip
-    (tmp / "orthanc.json").write_text(json.dumps(config))
-    log = open(tmp / "orthanc.log", "w")
-    server = subprocess.Popen([ORTHANC, str(tmp / "orthanc.json")], stdout=log, stderr=subprocess.STDOUT, cwd=tmp,
-                              start_new_session=True)  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 60
-        while True:
-            if server.poll() is not None or time.time() > deadline:
-                pytest.fail(f"Orthanc did not start:\n{(tmp / 'orthanc.log').read_text()[-3000:]}")
-            try:
-                if requests.get(f"{url}/system", timeout=5).ok:
-                    break
-            except requests.ConnectionError:
-                time.sleep(0.5)
-        series = {}
-        for n, item in enumerate(served["test"][:2]):
-            uid = generate_uid()
-            tags = {"PatientID": f"P{n}", "StudyInstanceUID": generate_uid(), "SeriesInstanceUID": uid,
-                    "PixelSpacing": [1.0, 1.0]}  # fmt: skip
-            path = write_dicom(tmp / f"ceph{n}.dcm", _pixels(item), tags)
-            assert requests.post(f"{url}/instances", data=path.read_bytes(), timeout=60).ok
-            series[uid] = item
-        ct = {"PatientID": "P9", "StudyInstanceUID": generate_uid(), "SeriesInstanceUID": generate_uid(),
-              "Modality": "CT", "PixelSpacing": [1.0, 1.0]}  # fmt: skip
-        ct_path = write_dicom(tmp / "ct.dcm", np.zeros((16, 16), dtype=np.uint16), ct)
-        assert requests.post(f"{url}/instances", data=ct_path.read_bytes(), timeout=60).ok
-        yield {"dicomweb": f"{url}/dicom-web", "series": series, "ct": ct["SeriesInstanceUID"]}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
-        log.close()
-
-
-@pytest.fixture(scope="module")
-def dicomweb_served(served, orthanc):
-    """The same bundle served with ``--studies <Orthanc's DICOMweb root>``."""
-    tmp = served["tmp"]
-    app = make_app_dir(tmp / "app-dicomweb")
-    server, url, log = _start_server(tmp, "server-dicomweb", app, orthanc["dicomweb"], served["bundle"],
-                                     served["overrides"], served["env"])  # fmt: skip
-    try:
-        _wait_for(url, server, log, timeout=240)
-        yield {"url": url, "app": app, "log": log}
-    finally:
-        _stop(server)
-
-
-def test_dicomweb_studies_are_served_from_orthanc(served, orthanc, dicomweb_served):
-    url, series = dicomweb_served["url"], orthanc["series"]
-    assert requests.get(f"{url}/datastore/", timeout=60).json()["total"] == 2  # the DX series, not the CT slice
-    for uid, item in series.items():
-        r = requests.post(f"{url}/infer/{MODEL}", params={"image": uid, "output": "json"}, timeout=120)
-        assert r.status_code == 200, r.text
-        result = r.json()
-        assert result["image_id"] == uid and result["spacing_mm"] == [1.0, 1.0]  # the DICOM header's Pixel Spacing
-        np.testing.assert_allclose(_points(result), _points(_infer(served["url"], _image_id(item))), atol=1e-3)
-    uid, item = next(iter(series.items()))
-    # OHIF v3's request: the label map result on the DICOM's grid
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": uid, "output": "image"},
-                      files={"params": (None, json.dumps({"result_extension": ".nrrd", "restore_label_idx": False}))},
-                      timeout=120)  # fmt: skip
-    assert r.status_code == 200 and r.content[:4] == b"NRRD", r.text[:300]
-    # a corrected result saved back as the series' label, kept in the app's cache (not on the DICOM server)
-    label = {"landmarks": [{"index": k, "x": x, "y": y} for k, (x, y) in enumerate(item["landmarks"][0].tolist())]}
-    r = requests.put(f"{url}/datastore/label", params={"image": uid, "tag": "final"},
-                     files={"label": ("label.json", json.dumps(label).encode())}, timeout=60)  # fmt: skip
-    assert r.status_code == 200, r.text
-    stored = requests.get(f"{url}/datastore/label", params={"label": uid, "tag": "final"}, timeout=60)
-    np.testing.assert_allclose(_points(stored.json()), item["landmarks"][0], atol=1e-4)
-    assert requests.get(f"{url}/datastore/", timeout=60).json()["completed"] == 1
-    assert list((dicomweb_served["app"] / "dicomweb").rglob(f"{uid}.json"))  # the cache is in the app folder
-    for missing in [orthanc["ct"], "1.2.3.4"]:  # filtered out, or not on the server
-        r = requests.post(f"{url}/infer/{MODEL}", params={"image": missing, "output": "json"}, timeout=60)
-        assert r.status_code == 404 and "not in the datastore" in r.json()["detail"]
