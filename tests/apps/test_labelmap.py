@@ -77,6 +77,8 @@ def test_the_ohif_result_map_reads_back(tmp_path):
          r"segment 'Segment_1' \(value 1\) is not a landmark"),
         (_blobs([(5, 6), (30, 20)], [1, 2]), [{"name": "sella", "idx": 1}, {"name": "sella", "idx": 2}],
          "painted with two label values"),
+        (_blobs([(5, 6), (30, 20)], [1, 2]), [{"name": "sella", "idx": 2}, {"name": "nasion", "idx": 3}],
+         r"label values \[1\] have no segment in label_info"),
     ],
 )  # fmt: skip
 def test_bad_label_maps_are_refused_with_the_reason(tmp_path, label, info, message):

@@ -113,6 +113,12 @@ def points_from_labelmap(path, image, names: Sequence[str], label_info=None, whe
     value_names = _value_names(label, label_info)
     img, dim = image_geometry(image)
     points = np.full((len(names), 2), np.nan, dtype=np.float32)
+    unnamed = sorted(set(values) - set(value_names))
+    if value_names and unnamed:  # the names and the map disagree: guessing would put a landmark's name on another
+        raise LandmarkLabelError(
+            f"{where}: label values {unnamed} have no segment in label_info (it names values "
+            f"{sorted(value_names)}); submit only the landmark segments, or a map whose values are the model's labels."
+        )
     for value in values:
         if value in value_names:
             name = value_names[value].strip()
