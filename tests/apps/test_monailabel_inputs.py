@@ -196,6 +196,11 @@ def test_slicer_submit_label_label_map_becomes_landmarks(served):
     with pytest.raises(MONAILabelClientException) as refused:
         client.save_label(_image_id(item), bad, params={"label_info": [{"name": names[0], "idx": 1}]})
     assert "Status: 400" in refused.value.msg and "separate blobs; paint one blob per landmark" in refused.value.msg
+    for name, body, expected in [("label.nii.gz", b"\x00", "cannot be read as a label map"),
+                                 ("label.txt", b"sella 1 2", "Send a landmarks JSON file")]:  # fmt: skip
+        r = requests.put(f"{url}/datastore/label", params={"image": _image_id(item), "tag": "final"},
+                         files={"label": (name, body)}, timeout=600)  # fmt: skip
+        assert r.status_code == 400 and expected in r.json()["detail"], r.text
 
 
 # --- DICOMweb: a real Orthanc with its DICOMweb plugin, started here on loopback

@@ -26,7 +26,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import HTTPException
-from monailabel.config import settings
+from monailabel.config import Settings, settings
 from monailabel.datastore.dicom import DICOMwebClientX, DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.app import MONAILabelApp
@@ -167,8 +167,8 @@ class LandmarkDatastore(LandmarkLabels, LocalDatastore):
         super().__init__(*args, **kwargs)
 
 
-#: series modalities listed from a DICOMweb server when MONAI_LABEL_DICOMWEB_SEARCH_FILTER is not set (MONAI
-#: Label's default filter is CT): radiographs, and secondary captures (OT) of scanned films
+#: series modalities listed from a DICOMweb server when MONAI_LABEL_DICOMWEB_SEARCH_FILTER is not set or is MONAI
+#: Label's default (CT): radiographs, and secondary captures (OT) of scanned films
 XRAY_MODALITIES = ("CR", "DX", "PX", "RG", "IO", "OT")
 
 
@@ -265,7 +265,10 @@ class LandmarkApp(MONAILabelApp):
         )
         cache = (settings.MONAI_LABEL_DATASTORE_CACHE_PATH or settings.MONAI_LABEL_DICOMWEB_CACHE_PATH).strip()
         cache = cache or os.path.join(self.app_dir, "dicomweb")
-        chosen = "MONAI_LABEL_DICOMWEB_SEARCH_FILTER" in os.environ
+        # MONAI Label's own default (CT) counts as not set: `start_server` exports every setting to the environment,
+        # so a filter the user set cannot be told from the default any other way
+        default = Settings.model_fields["MONAI_LABEL_DICOMWEB_SEARCH_FILTER"].default
+        chosen = settings.MONAI_LABEL_DICOMWEB_SEARCH_FILTER != default
         search = settings.MONAI_LABEL_DICOMWEB_SEARCH_FILTER if chosen else None
         listed = f"series matching {search}" if chosen else f"series of modality {', '.join(XRAY_MODALITIES)}"
         logger.info(f"DICOMweb studies {url}: {listed}; cache and labels in {cache}")
