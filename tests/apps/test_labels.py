@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
+from pathlib import Path
 
 import numpy as np
 import pytest
 
-from monai_landmarks.apps.monailabel import APP_DIR
+from monai_landmarks.apps.monailabel import MAIN_PY, make_app_dir
 from monai_landmarks.apps.monailabel.labels import (
     LandmarkLabelError,
     bundle_landmark_names,
@@ -23,13 +25,44 @@ from monai_landmarks.utils.keys import Keys
 NAMES = ["sella", "Nasion", "orbitale"]
 
 
-def test_app_folder_has_the_module_monailabel_loads():
-    assert (APP_DIR / "main.py").is_file()
+def test_the_app_folder_is_a_data_folder_of_its_own(tmp_path):
+    """``monailabel start_server --app`` writes bin/ lib/ logs/ model/ into the app folder: it is never the package."""
+    import monai_landmarks.apps.monailabel as package
+
+    assert not (Path(package.__file__).parent / "main.py").exists()
+    folder = make_app_dir(tmp_path / "app")
+    assert (folder / "main.py").read_text() == MAIN_PY and "LandmarkApp" in MAIN_PY
+    (folder / "logs").mkdir()  # what MONAI Label adds
+    assert make_app_dir(folder) == folder  # an app folder is reused as it is
+    foreign = tmp_path / "mine"
+    foreign.mkdir()
+    (foreign / "notes.txt").write_text("mine")
+    with pytest.raises(ValueError, match="not empty and not an app folder"):
+        make_app_dir(foreign)
+    (foreign / "main.py").write_text("print('my app')")
+    with pytest.raises(ValueError, match="not empty and not an app folder"):
+        make_app_dir(foreign)
+    assert (foreign / "main.py").read_text() == "print('my app')"  # kept
+
+
+def test_python_m_prints_the_app_folder(tmp_path):
+    import subprocess
+    import sys
+
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path / "data")}
+    done = subprocess.run([sys.executable, "-m", "monai_landmarks.apps.monailabel"], capture_output=True, text=True,
+                          env=env, timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert Path(done.stdout.strip()) == tmp_path / "data" / "monai-landmarks" / "monailabel-app"
+    assert (Path(done.stdout.strip()) / "main.py").is_file()
+    (tmp_path / "file").write_text("x")
+    done = subprocess.run([sys.executable, "-m", "monai_landmarks.apps.monailabel", str(tmp_path / "file")],
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert done.returncode == 1 and "not a folder" in done.stderr and not done.stdout
 
 
 @pytest.mark.parametrize("bundle, count, first", [("htc_ceph", 19, "sella"), ("htc_hand", 37, None)])
 def test_bundle_landmark_names_come_from_metadata(bundle, count, first):
-    from pathlib import Path
 
     names = bundle_landmark_names(Path(__file__).resolve().parents[2] / "bundles" / bundle)
     assert len(names) == count == len(set(names))

@@ -13,8 +13,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -27,14 +25,14 @@ import pytest
 pytest.importorskip("monailabel")
 requests = pytest.importorskip("requests")
 
-from monai_landmarks.apps.monailabel import APP_DIR  # noqa: E402
+from monai_landmarks.apps.monailabel import make_app_dir  # noqa: E402
 from monai_landmarks.data.dataset_format import load_datalist  # noqa: E402
 from monai_landmarks.data.synthetic import generate_phantom_dataset  # noqa: E402
+from tests.apps.monailabel_servers import BIN, start_server, stop, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.monailabel
 
 ROOT = Path(__file__).resolve().parents[2]
-BIN = Path(sys.executable).parent
 MODEL = "gu2net_ceph"
 # the synthetic profile's network and input (train.json picks them when no dataset_dir is set)
 SETTINGS = {"image_size": [96, 128], "channels": [16, 32, 64, 128, 128]}
@@ -43,12 +41,6 @@ EPOCHS = 6
 #: A 6-epoch CPU GU2Net on 32 phantoms lands near 5 px (4 epochs on 16 phantoms gave 61 px, so the check bites);
 #: the mean-shape baseline of the phantoms is about 6.5 mm.
 MRE_TOLERANCE_PX = 12.0
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _run(cmd, timeout, **kwargs):
@@ -77,40 +69,12 @@ def served(tmp_path_factory):
         shutil.copy(item["image"], studies)
     overrides = tmp / "overrides.json"
     overrides.write_text(json.dumps({MODEL: SETTINGS}))
-    port = _free_port()
-    log = open(tmp / "server.log", "w")
-    server = subprocess.Popen(
-        [str(BIN / "monailabel"), "start_server", "--app", str(APP_DIR), "--studies", str(studies),
-         "--host", "127.0.0.1", "--port", str(port), "--conf", "bundles", str(bundle),
-         "--conf", "overrides", str(overrides)],
-        stdout=log, stderr=subprocess.STDOUT, env=env, cwd=tmp, start_new_session=True,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
+    server, url, log = start_server(tmp, "server", make_app_dir(tmp / "app"), studies, bundle, overrides, env)
     try:
-        _wait_for(url, server, tmp / "server.log", timeout=240)
+        wait_for(url, server, log, timeout=240)
         yield {"url": url, "bundle": bundle, "data": data, "test": test, "tmp": tmp, "env": env, "train_s": train_s}
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait(timeout=30)
-        log.close()
-
-
-def _wait_for(url, server, log, timeout):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if server.poll() is not None:
-            pytest.fail(f"server exited with {server.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if requests.get(f"{url}/info/", timeout=5).ok:
-                return
-        except requests.ConnectionError:
-            pass
-        time.sleep(1)
-    pytest.fail(f"server did not answer /info within {timeout} s:\n{log.read_text()[-3000:]}")
+        stop(server)
 
 
 def _infer(url, image_id, spacing=1.0):
@@ -187,7 +151,10 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(served):
         assert r.status_code == 400 and expected in r.json()["detail"], r.text
     r = requests.put(f"{url}/datastore/label", params={"image": image, "tag": "final"},
                      files={"label": ("label.nii.gz", b"\x00")}, timeout=60)  # fmt: skip
-    assert r.status_code == 400 and "landmarks JSON" in r.json()["detail"]
+    assert r.status_code == 400 and "cannot be read as a label map" in r.json()["detail"]
+    r = requests.put(f"{url}/datastore/label", params={"image": image, "tag": "final"},
+                     files={"label": ("label.txt", b"sella 1 2")}, timeout=60)  # fmt: skip
+    assert r.status_code == 400 and "Send a landmarks JSON file" in r.json()["detail"]
     assert requests.get(f"{url}/datastore/", params={"output": "all"}, timeout=60).json()  # still serving
     assert len(_infer(url, image)["centroids"]) == 19
 

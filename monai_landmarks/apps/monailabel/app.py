@@ -1,6 +1,9 @@
-"""The MONAI Label app: one infer task and one train task per served bundle folder, a datastore that accepts
-landmarks JSON labels (the app's own, or 3D Slicer markups, converted on upload), the active-learning strategies
+"""The MONAI Label app: one infer task and one train task per served bundle folder, a datastore (a local studies
+folder, or a DICOMweb server when ``--studies`` is a URL) that accepts landmarks JSON labels (the app's own, 3D
+Slicer markups or a label map with one blob per landmark, converted on upload), the active-learning strategies
 ``random`` and ``least_confident`` (:mod:`.strategy`), and HTTP errors that say what was wrong with a request.
+An inference request's ``image`` is a datastore image id, an uploaded file or a session's image, never another
+path on the server.
 
 Settings (``monailabel start_server ... --conf KEY VALUE``):
 
@@ -16,24 +19,28 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
 from fastapi import HTTPException
-from monailabel.config import settings
+from monailabel.config import Settings, settings
+from monailabel.datastore.dicom import DICOMwebClientX, DICOMWebDatastore
 from monailabel.datastore.local import LocalDatastore
 from monailabel.interfaces.app import MONAILabelApp
 from monailabel.tasks.activelearning.random import Random
 
-from monai_landmarks.apps.monailabel.infer import LandmarkInferTask
+from monai_landmarks.apps.monailabel.infer import LandmarkInferTask, LandmarkServerError
+from monai_landmarks.apps.monailabel.labelmap import LABELMAP_SUFFIXES, is_labelmap_name, points_from_labelmap
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, check_label_file
 from monai_landmarks.apps.monailabel.markups import is_markups, label_from_markups, read_markups
 from monai_landmarks.apps.monailabel.strategy import LeastConfident, record_confidence
 from monai_landmarks.apps.monailabel.train import LandmarkTrainTask
+from monai_landmarks.data.image_reader import SUPPORTED_SUFFIXES
 
-__all__ = ["LandmarkApp", "LandmarkDatastore", "served_bundles"]
+__all__ = ["IMAGE_PATTERNS", "LandmarkApp", "LandmarkDICOMwebDatastore", "LandmarkDatastore", "served_bundles"]
 
 logger = logging.getLogger(__name__)
 
@@ -68,41 +75,45 @@ def bundle_overrides(conf: dict, names) -> dict[str, dict]:
     return overrides
 
 
-class LandmarkDatastore(LocalDatastore):
-    """A local datastore whose labels are landmarks JSON files that fit at least one served model.
-
-    A 3D Slicer markups file (``.mrk.json``, or any JSON with a ``markups`` list) is converted to the app's format
-    through the image's geometry (:mod:`.markups`) and stored as ``<image id>.json``.
+class LandmarkLabels:
+    """Labels of a landmark datastore: the app's landmarks JSON, checked on upload to fit at least one served model;
+    a 3D Slicer markups file (``.mrk.json``, or any JSON with a ``markups`` list: :mod:`.markups`) or a label map
+    with one blob per landmark (what Slicer's *Submit Label* sends: :mod:`.labelmap`) is converted to it through the
+    image's geometry and stored as ``<image id>.json``. Anything else is answered with what to send.
     """
 
-    def __init__(self, *args, name_sets=(), **kwargs) -> None:
-        self.name_sets = list(name_sets)
-        super().__init__(*args, **kwargs)
+    name_sets: list
 
     def save_label(self, image_id, label_filename, label_tag, label_info):
         if image_id not in self.list_images():
             raise HTTPException(status_code=404, detail=f"image {image_id!r} is not in the datastore.")
-        if not str(label_filename).endswith(".json"):
-            raise HTTPException(
-                status_code=400,
-                detail=f"labels of this app are landmarks JSON files (*.json), got {Path(label_filename).name!r}.",
-            )
+        name = str(label_filename)
+        if not (name.endswith(".json") or is_labelmap_name(name)):
+            raise HTTPException(status_code=400, detail=f"label for {image_id!r}: {Path(name).name!r} is {LABEL_KINDS}")
         converted = None
         try:
-            if str(label_filename).endswith(".mrk.json") or _looks_like_markups(label_filename):
-                converted = label_filename = self._from_markups(image_id, label_filename)
+            image = self.get_image_uri(image_id)
+            if is_labelmap_name(name):
+                info = (label_info or {}).get("label_info")
+                converted = label_filename = self._write(label_from_labelmap(name, image, self.name_sets, info))
+            elif name.endswith(".mrk.json") or _looks_like_markups(name):
+                record = read_markups(name)
+                label = label_from_markups(record, image, self.name_sets, f"{image_id}.mrk.json")
+                converted = label_filename = self._write(label)
             check_label_file(label_filename, self.name_sets)
-            return super().save_label(image_id, label_filename, label_tag, label_info)
+            return self._store_label(image_id, label_filename, label_tag, label_info)
         except LandmarkLabelError as err:
             raise HTTPException(status_code=400, detail=f"label for {image_id!r}: {err}") from None
         finally:
             if converted:
                 Path(converted).unlink(missing_ok=True)
 
-    def _from_markups(self, image_id: str, markups_file) -> str:
-        """The app's label JSON of a markups file, in a temporary ``.json`` file (the stored name's suffix)."""
-        record = read_markups(markups_file)
-        label = label_from_markups(record, self.get_image_uri(image_id), self.name_sets, f"{image_id}.mrk.json")
+    def _store_label(self, image_id, label_filename, label_tag, label_info):
+        return LocalDatastore.save_label(self, image_id, label_filename, label_tag, label_info)
+
+    @staticmethod
+    def _write(label: dict) -> str:
+        """The app's label JSON in a temporary ``.json`` file (the stored name's suffix)."""
         fd, path = tempfile.mkstemp(suffix=".json")
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(label, f, indent=2)
@@ -114,6 +125,100 @@ def _looks_like_markups(path) -> bool:
         return is_markups(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError):
         return False  # check_label_file names the problem
+
+
+#: what a label upload may be, for the message that refuses anything else
+LABEL_KINDS = (
+    'not a label of this app. Send a landmarks JSON file (*.json: {"landmarks": [{"name": ..., "x": ..., '
+    '"y": ...}]}), a 3D Slicer markups point list (*.mrk.json, control points named after the landmarks) or a '
+    f"label map ({', '.join(LABELMAP_SUFFIXES)}) with one blob per landmark, of value index + 1 or named in "
+    "label_info."
+)
+
+
+def label_from_labelmap(path, image, name_sets, label_info) -> dict:
+    """The app's label record of a label map, for the first model whose landmarks fit it (else its reason)."""
+    errors = []
+    for names in name_sets:
+        try:
+            points = points_from_labelmap(path, image, names, label_info, "label map")
+        except LandmarkLabelError as err:
+            errors.append(str(err))
+            continue
+        landmarks = [
+            {"index": k, "name": names[k], "x": float(x), "y": float(y)}
+            for k, (x, y) in enumerate(points.tolist())
+            if math.isfinite(x) and math.isfinite(y)
+        ]
+        return {"landmarks": landmarks, "source": "label map: blob centroids, mapped through the image's ITK geometry"}
+    raise LandmarkLabelError(errors[0] if errors else "no served model to read landmark names from.")
+
+
+#: the datastore's image files: the formats the package reads (MONAI Label's default list has *.xml and *.svs
+#: and no *.dcm); datastore_v2.json, labels/ and other files are never images
+IMAGE_PATTERNS = sorted({f"*.{s}" for s in SUPPORTED_SUFFIXES} | {f"*.{s.upper()}" for s in SUPPORTED_SUFFIXES})
+
+
+class LandmarkDatastore(LandmarkLabels, LocalDatastore):
+    """A local studies folder (images of :data:`IMAGE_PATTERNS` directly in it) with landmark labels."""
+
+    def __init__(self, *args, name_sets=(), **kwargs) -> None:
+        self.name_sets = list(name_sets)
+        super().__init__(*args, **kwargs)
+
+
+#: series modalities listed from a DICOMweb server when MONAI_LABEL_DICOMWEB_SEARCH_FILTER is not set or is MONAI
+#: Label's default (CT): radiographs, and secondary captures (OT) of scanned films
+XRAY_MODALITIES = ("CR", "DX", "PX", "RG", "IO", "OT")
+
+
+class LandmarkDICOMwebDatastore(LandmarkLabels, DICOMWebDatastore):
+    """MONAI Label's DICOMweb datastore, for single-image (X-ray) series, with landmark labels.
+
+    Images are the series of a DICOMweb server (QIDO-RS; :data:`XRAY_MODALITIES` unless
+    ``MONAI_LABEL_DICOMWEB_SEARCH_FILTER`` is set), fetched on first use (WADO-RS) into the cache folder and read
+    as the DICOM file itself, so the header's spacing applies. Labels are stored in the cache folder, not on the
+    DICOM server (a landmark list has no DICOM SEG form, and MONAI Label uploads only DICOM SEG).
+    """
+
+    def __init__(self, client, cache_path: str, name_sets=(), search_filter=None) -> None:
+        self.name_sets = list(name_sets)
+        self.modalities = None if search_filter is not None else XRAY_MODALITIES
+        super().__init__(client, search_filter or {}, cache_path=cache_path, convert_to_nifti=False)
+
+    def list_images(self):
+        series = self._client.search_for_series(search_filters=self._search_filter)
+        return [
+            s["0020000E"]["Value"][0]
+            for s in series
+            if self.modalities is None or (s.get("00080060", {}).get("Value") or [""])[0] in self.modalities
+        ]
+
+    def get_image_uri(self, image_id: str) -> str:
+        local = LocalDatastore.get_image_uri(self, image_id)
+        if local and os.path.isfile(local):
+            return local
+        folder = Path(super().get_image_uri(image_id))  # the series, fetched into the cache
+        files = sorted(folder.glob("*.dcm"))
+        if len(files) != 1:
+            raise LandmarkLabelError(
+                f"series {image_id}: {len(files)} DICOM instances; this app reads single-image series (an X-ray)."
+            )
+        LocalDatastore.add_image(self, image_id, str(files[0]), self._dicom_info(image_id))
+        return LocalDatastore.get_image_uri(self, image_id)
+
+    def get_label_uri(self, label_id, label_tag, image_id=""):
+        return LocalDatastore.get_label_uri(self, label_id, label_tag)
+
+    def get_labeled_images(self, label_tag=None, labels=None):
+        return LocalDatastore.get_labeled_images(self, label_tag, labels)
+
+    def get_unlabeled_images(self, label_tag=None, labels=None):
+        labelled = set(self.get_labeled_images(label_tag, labels))
+        return [i for i in self.list_images() if i not in labelled]
+
+    def datalist(self, full_path=True):
+        return LocalDatastore.datalist(self, full_path)
 
 
 class LandmarkApp(MONAILabelApp):
@@ -132,13 +237,42 @@ class LandmarkApp(MONAILabelApp):
         )
 
     def init_datastore(self):
+        name_sets = [bundle_landmark_names(path) for path in self.bundles.values()]
+        if self.studies.startswith(("http://", "https://")):
+            return self._dicomweb_datastore(self.studies.rstrip("/").strip(), name_sets)
+        logger.info(f"studies folder {self.studies}: images {', '.join(IMAGE_PATTERNS)}")
         return LandmarkDatastore(
             self.studies,
-            extensions=settings.MONAI_LABEL_DATASTORE_FILE_EXT,
+            extensions=IMAGE_PATTERNS,
             auto_reload=settings.MONAI_LABEL_DATASTORE_AUTO_RELOAD,
             read_only=settings.MONAI_LABEL_DATASTORE_READ_ONLY,
-            name_sets=[bundle_landmark_names(path) for path in self.bundles.values()],
+            name_sets=name_sets,
         )
+
+    def _dicomweb_datastore(self, url: str, name_sets) -> LandmarkDICOMwebDatastore:
+        """MONAI Label's DICOMweb client and datastore as its own app builds them, without the DICOM SEG tools it
+        downloads (labels here are landmark lists, not segmentations); the cache goes into the app folder."""
+        from dicomweb_client.session_utils import create_session_from_user_pass
+
+        user = settings.MONAI_LABEL_DATASTORE_USERNAME or settings.MONAI_LABEL_DICOMWEB_USERNAME
+        password = settings.MONAI_LABEL_DATASTORE_PASSWORD or settings.MONAI_LABEL_DICOMWEB_PASSWORD
+        client = DICOMwebClientX(
+            url=url,
+            session=create_session_from_user_pass(user, password) if user and password else None,
+            qido_url_prefix=settings.MONAI_LABEL_QIDO_PREFIX,
+            wado_url_prefix=settings.MONAI_LABEL_WADO_PREFIX,
+            stow_url_prefix=settings.MONAI_LABEL_STOW_PREFIX,
+        )
+        cache = (settings.MONAI_LABEL_DATASTORE_CACHE_PATH or settings.MONAI_LABEL_DICOMWEB_CACHE_PATH).strip()
+        cache = cache or os.path.join(self.app_dir, "dicomweb")
+        # MONAI Label's own default (CT) counts as not set: `start_server` exports every setting to the environment,
+        # so a filter the user set cannot be told from the default any other way
+        default = Settings.model_fields["MONAI_LABEL_DICOMWEB_SEARCH_FILTER"].default
+        chosen = settings.MONAI_LABEL_DICOMWEB_SEARCH_FILTER != default
+        search = settings.MONAI_LABEL_DICOMWEB_SEARCH_FILTER if chosen else None
+        listed = f"series matching {search}" if chosen else f"series of modality {', '.join(XRAY_MODALITIES)}"
+        logger.info(f"DICOMweb studies {url}: {listed}; cache and labels in {cache}")
+        return LandmarkDICOMwebDatastore(client, cache, name_sets, search)
 
     def init_infers(self):
         infers = {}
@@ -166,12 +300,30 @@ class LandmarkApp(MONAILabelApp):
             offered = ", ".join(sorted(self._infers)) or "none (no bundle has trained weights)"
             raise HTTPException(status_code=404, detail=f"unknown model {model!r}; this server offers: {offered}.")
         image = request.get("image")
-        if isinstance(image, str) and not os.path.exists(image) and image not in self.datastore().list_images():
+        in_store = isinstance(image, str) and image in self.datastore().list_images()
+        if isinstance(image, str) and not in_store and not self._is_upload(image):
             raise HTTPException(status_code=404, detail=f"image {image!r} is not in the datastore.")
+        if in_store:
+            request = {**request, "image_id": image}
         try:
             result = super().infer(request, datastore)
         except LandmarkLabelError as err:
             raise HTTPException(status_code=400, detail=str(err)) from None
-        if isinstance(image, str) and image in self.datastore().list_images():
+        except LandmarkServerError as err:
+            raise HTTPException(status_code=500, detail=str(err)) from None
+        if in_store:
             record_confidence(self.datastore(), image, model, result.get("params") or {})
         return result
+
+    def _is_upload(self, path: str) -> bool:
+        """True for a file MONAI Label wrote for this request: an upload (the temporary folder) or a session's
+        image. Any other path on the server (the datastore's own files, labels, anything else) is no input."""
+        file = Path(path).absolute()
+        if not file.is_file() or (not self.studies.startswith(("http://", "https://")) and _inside(file, self.studies)):
+            return False
+        sessions = self._sessions is not None and _inside(file, self._sessions.store_path)
+        return sessions or file.parent == Path(tempfile.gettempdir()).absolute()  # where uploads are written
+
+
+def _inside(file: Path, folder) -> bool:
+    return Path(folder).absolute() in file.parents

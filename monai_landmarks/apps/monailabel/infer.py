@@ -23,12 +23,11 @@ import os
 import tempfile
 from pathlib import Path
 
-import numpy as np
-import SimpleITK as sitk
 import torch
 from monailabel.interfaces.tasks.infer_v2 import InferType
 from monailabel.tasks.infer.bundle import BundleInferTask
 
+from monai_landmarks.apps.monailabel.labelmap import landmark_labelmap
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, centroids, parse_spacing
 from monai_landmarks.apps.monailabel.markups import markups_from_points
 from monai_landmarks.bundle.large_files import verify_weights_file
@@ -38,11 +37,20 @@ from monai_landmarks.handlers.checkpoint import check_weights
 from monai_landmarks.handlers.prediction_writer import prediction_record
 from monai_landmarks.utils.keys import Keys
 
-__all__ = ["LandmarkInferTask", "LandmarkRequestError", "landmark_labelmap"]
+__all__ = ["MODEL_FILE", "LandmarkInferTask", "LandmarkRequestError", "LandmarkServerError", "landmark_labelmap"]
+
+#: the one weights file a served bundle's inference loads. MONAI's ``BundleInferTask`` offers every
+#: ``models/*.pt`` as a ``model_filename`` option, and loads the chosen one with ``strict=False``: the cascade's
+#: ``refiner.pt`` or a ``checkpoint_epoch=N.pt`` would give an answer from the wrong (or no) weights.
+MODEL_FILE = "model.pt"
 
 
 class LandmarkRequestError(LandmarkLabelError):
     """An inference request the server cannot serve because of its input (answered with HTTP 400)."""
+
+
+class LandmarkServerError(RuntimeError):
+    """The served bundle cannot answer (its weights do not fit its network): answered with HTTP 500 and the reason."""
 
 
 class LandmarkInferTask(BundleInferTask):
@@ -65,7 +73,8 @@ class LandmarkInferTask(BundleInferTask):
         # add_post_restore=False: there is no label image to restore to the input's grid.
         super().__init__(path, conf, type=InferType.SEGMENTATION, add_post_restore=False)
         self.labels = {name: k + 1 for k, name in enumerate(self.landmark_names)}  # label map values, 0 = background
-        self._checked: tuple | None = None  # the weights file version check_weights passed
+        if self.valid:
+            self._config["model_filename"] = [MODEL_FILE]  # pinned: see MODEL_FILE
 
     def _load_bundle_config(self, path, config):
         parser = super()._load_bundle_config(path, config)
@@ -86,14 +95,22 @@ class LandmarkInferTask(BundleInferTask):
             raise LandmarkRequestError(f"{Path(str(image)).name}: cannot be read as an image ({err}).") from err
 
     def _get_network(self, device, data):
-        # the checks of every other door (large_files.yml size and sha256, fit, NaN) before MONAI Label loads the
-        # file; once per version of the file
+        """The network with ``models/model.pt``, checked (large_files.yml size and sha256, fit, NaN) when
+        (re)loaded; any other ``model_filename`` in the request is refused."""
+        requested = (data or {}).get("model_filename")
+        if requested not in (None, "", MODEL_FILE, [MODEL_FILE]):
+            raise LandmarkRequestError(
+                f"request: model_filename {requested!r} is not served; {Path(self.bundle_path).name} infers only "
+                f"with models/{MODEL_FILE} (refiner.pt is the cascade's refiner, checkpoint_epoch=N.pt a training "
+                "checkpoint)."
+            )
+        cached = self._networks.get(device)
         path = self.get_path()
-        if path and self.network is not None:
-            version = (str(path), os.stat(path).st_mtime_ns)
-            if version != self._checked:
+        if self.network is not None and path and not (cached and cached[1] == os.stat(path).st_mtime):
+            try:
                 check_weights(path, self.network)
-                self._checked = version
+            except (OSError, ValueError) as err:
+                raise LandmarkServerError(str(err)) from None
         return super()._get_network(device, data)
 
     def run_inferer(self, data, convert_to_batch=True, device="cuda"):
@@ -123,7 +140,7 @@ class LandmarkInferTask(BundleInferTask):
 
     def _result(self, data):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
-        image_id = Path(str(data.get("image_path") or "")).name
+        image = Path(str(data.get("image_path") or "")).name
         spacing, source = self._spacing(data)
         meta = getattr(data.get(self.input_key), "meta", None) or {}
         ran = data.get(Keys.CASCADE) or {}
@@ -131,7 +148,7 @@ class LandmarkInferTask(BundleInferTask):
         weights = {"model": verify_weights_file(path) if path else None, "refiner": ran.get("refiner")}
         record = prediction_record(
             data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
-            image=image_id, image_id=image_id.split(".")[0], spacing_source=source,
+            image=image, image_id=data.get("image_id") or image.split(".")[0], spacing_source=source,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
         )  # fmt: skip
         data["centroids"] = centroids(data[Keys.PRED_LANDMARKS], self.landmark_names)
@@ -151,27 +168,3 @@ class LandmarkInferTask(BundleInferTask):
         path = tempfile.NamedTemporaryFile(suffix=".mrk.json", delete=False).name
         Path(path).write_text(json.dumps(markups, indent=2), encoding="utf-8")
         return path, data[self.output_json_key]
-
-
-def landmark_labelmap(points, image, radius: int | None = None) -> str:
-    """A ``uint8`` NRRD label map on ``image``'s grid with a disc of value ``k + 1`` at landmark ``k``; its path.
-
-    ``radius`` in pixels, default 1 % of the smaller side (at least 2). NaN landmarks are left out.
-    """
-    reader = sitk.ImageFileReader()
-    reader.SetFileName(image)
-    reader.ReadImageInformation()
-    w, h = reader.GetSize()[:2]
-    r = radius if radius is not None else max(2, round(min(w, h) / 100))
-    rows, cols = np.ogrid[:h, :w]
-    label = np.zeros((h, w), dtype=np.uint8)
-    for k, (x, y) in enumerate(np.asarray(torch.as_tensor(points).reshape(-1, 2).cpu(), dtype=np.float64)):
-        if np.isfinite([x, y]).all():
-            label[(cols - x) ** 2 + (rows - y) ** 2 <= r * r] = k + 1
-    out = sitk.GetImageFromArray(label.reshape((1, h, w)) if reader.GetDimension() == 3 else label)
-    out.SetOrigin(reader.GetOrigin())
-    out.SetSpacing(reader.GetSpacing())
-    out.SetDirection(reader.GetDirection())
-    path = tempfile.NamedTemporaryFile(suffix=".nrrd", delete=False).name
-    sitk.WriteImage(out, path, useCompression=False)  # OHIF v3 asks for uncompressed results
-    return path

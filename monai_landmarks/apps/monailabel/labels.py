@@ -3,7 +3,8 @@ an inference result, and the landmark names of a served bundle. Nothing here imp
 format is tested in the main environment.
 
 A label file (``<image id>.json`` under the datastore's ``labels/final``) is one JSON object (a 3D Slicer markups
-file, ``.mrk.json``, is converted to it on upload: :mod:`.markups`)::
+file, ``.mrk.json``, or a label map with one blob per landmark, as Slicer's Submit Label sends, is converted to it
+on upload: :mod:`.markups`, :mod:`.labelmap`)::
 
     {
       "landmarks": [

@@ -33,6 +33,7 @@ from monai_landmarks.apps.monailabel.labels import LandmarkLabelError
 
 __all__ = [
     "MARKUPS_SCHEMA",
+    "image_geometry",
     "is_markups",
     "label_from_markups",
     "markups_from_points",
@@ -61,7 +62,8 @@ def _geometry(image) -> sitk.ImageFileReader:
     return reader
 
 
-def _image_geometry(image):
+def image_geometry(image):
+    """A 1-pixel image holding ``image``'s ITK geometry (origin, spacing, direction) and its dimension."""
     reader = _geometry(image)
     dim = reader.GetDimension()
     img = sitk.Image([1] * dim, sitk.sitkUInt8)  # only the geometry is used
@@ -82,7 +84,7 @@ def points_from_markups(record, image, names: Sequence[str], where: str = "marku
         raise LandmarkLabelError(f"{where}: not a Slicer markups file (no 'markups' list).")
     lookup = {n.lower(): k for k, n in enumerate(names)}
     points = np.full((len(names), 2), np.nan, dtype=np.float32)
-    img, dim = _image_geometry(image)
+    img, dim = image_geometry(image)
     found = 0
     for m, markup in enumerate(record["markups"]):
         if not isinstance(markup, dict) or markup.get("type", "Fiducial") != "Fiducial":
@@ -126,7 +128,7 @@ def markups_from_points(points, names: Sequence[str], image, confidence=None) ->
     """
     pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
     conf = None if confidence is None else np.asarray(confidence, dtype=np.float64).reshape(-1)
-    img, dim = _image_geometry(image)
+    img, dim = image_geometry(image)
     control_points = []
     for k, (x, y) in enumerate(pts):
         if not np.isfinite([x, y]).all():
