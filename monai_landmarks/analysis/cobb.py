@@ -16,9 +16,9 @@ challenge"); this is our own implementation of it:
    S and the main curve's end vertebrae in the upper half of the image (the mean y of their bottom-edge midpoints
    less than half the image height, y pointing down; MATLAB's 1-based ``mid_p_v(2 * v)`` is the bottom edge,
    which the Python port's 0-based ``mid_p_v[2 * v]`` turned into the top edge): ``pt`` = the largest angle
-   between the upper end vertebra and any vertebra above it, ``tl`` = the largest between the lower end vertebra and any below. S in the lower half:
-   ``pt`` = the largest angle above the upper end vertebra as before, ``tl`` = the largest angle above *that*
-   curve's upper end.
+   between the upper end vertebra and any vertebra above it, ``tl`` = the largest between the lower end vertebra
+   and any below. S in the lower half: ``pt`` = the largest angle above the upper end vertebra as before, ``tl`` =
+   the largest angle above *that* curve's upper end.
 
 The output order and names follow the released ``cobb_angles.csv`` (``mt, pt, tl``: the algorithm's output order).
 In the last case both ``pt`` and ``tl`` lie above the main curve: the names are the challenge's positions, not
