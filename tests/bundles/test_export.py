@@ -72,11 +72,11 @@ def test_onnx_export_matches_torch(name, tmp_path):
 
 
 def test_a_universal_network_exports_the_domain_asked_for(tmp_path):
-    """``--set domain=1`` exports the hand domain (37 landmarks); scripting the whole network would give domain 0."""
+    """``--set domain=1`` exports the spine domain (68 landmarks); scripting the whole network would give domain 0."""
     bundle = tmp_path / "universal"
     shutil.copytree(ROOT / "bundles" / "gu2net_universal" / "configs", bundle / "configs")
     inference = json.loads((bundle / "configs" / "inference.json").read_text())
-    inference.update({"channels": [8, 16, 16, 32, 32], "image_sizes": [[64, 80], [64, 80]]})
+    inference.update({"channels": [8, 16, 16, 32, 32], "image_sizes": [[64, 80], [64, 80], [64, 80]]})
     (bundle / "configs" / "inference.json").write_text(json.dumps(inference))
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.json"))
@@ -85,12 +85,12 @@ def test_a_universal_network_exports_the_domain_asked_for(tmp_path):
     (bundle / "models").mkdir()
     torch.save(net.state_dict(), weights := bundle / "models" / "model.pt")
     x = torch.rand(1, 1, 64, 80)
-    for domain, landmarks in ((1, 37), (0, 19)):
+    for domain, landmarks in ((1, 68), (0, 19)):
         out = export_bundle(bundle, weights, tmp_path / f"domain{domain}.ts", overrides={"domain": domain})
         with torch.no_grad():
             got, expected = torch.jit.load(str(out))(x), net.for_domain(domain)(x)
         assert got.shape[1] == landmarks
         np.testing.assert_allclose(got.numpy(), expected.numpy(), atol=1e-5)
-    with pytest.raises(ValueError, match=r"domain must be an int in \[0, 2\), got 5"):
+    with pytest.raises(ValueError, match=r"domain must be an int in \[0, 3\), got 5"):
         export_bundle(bundle, weights, tmp_path / "domain5.ts", overrides={"domain": 5})
     assert not (tmp_path / "domain5.ts").exists()
