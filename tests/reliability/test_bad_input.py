@@ -1554,10 +1554,10 @@ def off_image_landmarks_flagged(tmp):
 
 
 def dicom_nominal_scanned_spacing(tmp):
-    """SimpleITK writes the spacing as Nominal Scanned Pixel Spacing (0018,2010) only: it is the image's spacing."""
-    image = sitk.GetImageFromArray(np.random.default_rng(0).integers(0, 4000, (80, 64), dtype=np.uint16))
-    image.SetSpacing((0.1, 0.1))
-    sitk.WriteImage(image, str(path := tmp / "film.dcm"))
+    """A file with only Nominal Scanned Pixel Spacing (0018,2010), as SimpleITK writes a fresh image (written with
+    pydicom here: after ITK has read a DICOM, its GDCM writer adds Pixel Spacing, so the file would depend on the
+    tests before): it is the image's spacing."""
+    path = _dicom(tmp, "film.dcm", {"NominalScannedPixelSpacing": [0.1, 0.1]})
     _weights(tmp / "w.pt", width_multiplier=0.25)
 
     def check(code):
