@@ -886,7 +886,7 @@ def render(results: dict, figure_lines: list[str]) -> str:
     cascade = cascade_section(results)
     lines += _contents(bool(cascade))
     lines += accuracy_section(results["accuracy"]) + figure_lines + _overlay_lines(results["accuracy"]) + cascade
-    lines += anatomies_section(results.get("anatomies", {}))
+    lines += anatomies_section(results.get("anatomies", {}), _command)
     lines += measurements_section(results.get("measurements", {}), _provenance_line, _command)
     lines += networks_section(results["speed"]) + heatmaps_section(results["speed"])
     lines += pipeline_section(results["speed"])

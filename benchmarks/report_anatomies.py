@@ -48,8 +48,9 @@ def _group_rows(rec: dict) -> list[str]:
     return lines
 
 
-def anatomies_section(anatomies: dict) -> list[str]:
-    """Spine and chest: one overall table, then each bundle's per-structure table and its command."""
+def anatomies_section(anatomies: dict, command=str) -> list[str]:
+    """Spine and chest: one overall table, then each bundle's per-structure table and its command (``command``
+    formats a recorded command line for the page)."""
     records = [rec for _, evals in sorted(anatomies.items()) for _, rec in sorted(evals.items())]
     if not records:
         return []
@@ -68,5 +69,5 @@ def anatomies_section(anatomies: dict) -> list[str]:
         lines += _group_rows(rec)
     lines += ["", "Evaluation commands:", ""]
     for rec in records:
-        lines.append(f"- `{rec['suite']}` ({rec['eval_wall_seconds']} s): `{rec['eval_command']}`")
+        lines.append(f"- `{rec['suite']}` ({rec['eval_wall_seconds']} s): `{command(rec['eval_command'])}`")
     return lines + [""]
