@@ -63,6 +63,7 @@ def prediction_record(
     image_size: Sequence[int] | None = None,
     cascade: str | None = None,
     weights: dict | None = None,
+    analysis: str | None = None,
 ) -> dict:
     """The JSON record of one image's prediction.
 
@@ -78,6 +79,9 @@ def prediction_record(
             confidence 0 (their position is kept). None: not checked.
         cascade: ``"on"`` or ``"off"`` (refined or coarse landmarks); None: not recorded.
         weights: the weights files that ran, ``{"model": {"path", "sha256"}, "refiner": ... | None}``.
+        analysis: the bundle's clinical analysis (``"cephalometry"``, ``"cobb"``; :mod:`monai_landmarks.analysis`):
+            its measurements go into ``measurements``, computed without the landmarks flagged outside the image
+            and, for millimetres, only with a spacing that was not assumed. None: no measurements.
     """
     pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
     conf = None if confidence is None else torch.as_tensor(confidence).reshape(-1).cpu().numpy()
@@ -112,8 +116,20 @@ def prediction_record(
         record["cascade"] = cascade
     if weights is not None:
         record["weights"] = weights
+    if analysis is not None:
+        known = None if sp is None or is_assumed(spacing_source) else sp
+        record["measurements"] = _measurements(analysis, pts, known, outside, image_size)
     record["landmarks"] = landmarks
     return record
+
+
+def _measurements(analysis: str, pts: np.ndarray, spacing, outside, image_size) -> list[dict]:
+    from monai_landmarks.analysis import analyse
+
+    usable = pts.copy()
+    if outside is not None:
+        usable[outside] = np.nan  # a landmark off the image measures nothing
+    return [m.to_dict() for m in analyse(analysis, usable, spacing, image_size).values()]
 
 
 class LandmarkPredictionWriter:
@@ -140,6 +156,8 @@ class LandmarkPredictionWriter:
         overlay: also write an overlay picture per image.
         table: also append every image's landmarks to one CSV for the run (:mod:`.prediction_table`).
         pred_key, confidence_key, spacing_key, id_key: sample keys read.
+        analysis: the bundle's clinical analysis (its ``inference.json`` ``"analysis"``): each JSON then holds the
+            measurements (:func:`prediction_record`); None for none.
     """
 
     def __init__(
@@ -153,8 +171,12 @@ class LandmarkPredictionWriter:
         confidence_key: str = Keys.CONFIDENCE,
         spacing_key: str = Keys.SPACING,
         id_key: str = Keys.IMAGE_ID,
+        analysis: str | None = None,
     ) -> None:
+        from monai_landmarks.analysis import parse_kind
+
         self.output_dir = Path(output_dir)
+        self.analysis = parse_kind(analysis, "LandmarkPredictionWriter analysis")
         if landmark_names is not None and (
             isinstance(landmark_names, str) or not all(isinstance(n, str) for n in _as_list(landmark_names))
         ):
@@ -291,6 +313,7 @@ class LandmarkPredictionWriter:
         record = prediction_record(
             sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
+            analysis=self.analysis,
         )  # fmt: skip
         path = self._target(name, ".json", file or name)
         overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None

@@ -42,6 +42,9 @@ def test_shipped_bundle_predicts_out_of_the_box(bundle, tmp_path):
     points = [_landmarks(out, n) for n in names]
     assert len(points) >= 3
     assert all(p.shape == (19, 2) and np.isfinite(p).all() for p in points)
+    # the ceph bundles declare the cephalometric analysis: each JSON holds the eight ISBI 2015 measurements
+    measured = [json.loads((out / f"{n}.json").read_text())["measurements"] for n in names]
+    assert all([m["name"] for m in ms] == ["ANB", "SNB", "SNA", "ODI", "APDI", "FHI", "FMA", "MW"] for ms in measured)
 
 
 @pytest.mark.datasets

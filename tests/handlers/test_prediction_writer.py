@@ -165,3 +165,32 @@ def test_an_assumed_spacing_is_recorded_but_gives_no_millimetres():
     record = prediction_record(POINTS, spacing=0.2, spacing_source="assumed: bundle default (0.2 mm)")
     assert record["spacing_mm"] == [0.2, 0.2] and record["spacing_source"] == "assumed: bundle default (0.2 mm)"
     assert all("x_mm" not in lm for lm in record["landmarks"])
+
+
+def test_measurements_of_the_bundle_analysis_go_into_the_record():
+    from monai_landmarks.analysis import MEASUREMENTS
+    from monai_landmarks.handlers import prediction_record
+
+    rng = np.random.default_rng(0)
+    points = rng.uniform(100, 900, (19, 2))
+    plain = prediction_record(points, image_size=(1000, 1000))
+    assert "measurements" not in plain  # a bundle without an analysis writes none
+    record = prediction_record(points, spacing=0.1, image_size=(1000, 1000), analysis="cephalometry",
+                               spacing_source="--spacing")  # fmt: skip
+    assert [m["name"] for m in record["measurements"]] == list(MEASUREMENTS)
+    assert all(m["value"] is not None for m in record["measurements"])
+    # gonion (9) off the image: the measurements that use it have no value and say why, the others keep theirs
+    points[9] = (-50.0, 500.0)
+    off = {m["name"]: m for m in prediction_record(points, spacing=0.1, image_size=(1000, 1000),
+                                                   analysis="cephalometry", spacing_source="--spacing")["measurements"]}
+    assert off["FMA"]["value"] is None and "9 (gonion)" in off["FMA"]["reason"]
+    assert off["SNA"]["value"] is not None
+    # an assumed spacing gives no millimetres: MW has no value
+    assumed = prediction_record(points, spacing=0.2, image_size=(1000, 1000), analysis="cephalometry",
+                                spacing_source="assumed: bundle default (0.2 mm)")  # fmt: skip
+    assert next(m for m in assumed["measurements"] if m["name"] == "MW")["value"] is None
+
+
+def test_an_unknown_analysis_is_refused_by_the_writer(tmp_path):
+    with pytest.raises(ValueError, match="unknown analysis 'ceph'"):
+        LandmarkPredictionWriter(tmp_path / "out", NAMES, analysis="ceph")

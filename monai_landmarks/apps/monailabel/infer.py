@@ -150,6 +150,7 @@ class LandmarkInferTask(BundleInferTask):
             data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
             image=image, image_id=data.get("image_id") or image.split(".")[0], spacing_source=source,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
+            analysis=self.bundle_config.get("analysis"),
         )  # fmt: skip
         data["centroids"] = centroids(data[Keys.PRED_LANDMARKS], self.landmark_names)
         data[self.output_json_key] = record
