@@ -1,0 +1,59 @@
+"""The weights the spine and chest bundles ship: they load (sha256 checked against large_files.yml on the way),
+predict their sample phantoms out of the box, and on a few test1 images their error lies in the range the docs
+state. The sha256 and size of every shipped file are also checked in ``test_model_zoo.py``."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
+
+from monai_landmarks.cli import main
+from monai_landmarks.data import load_datalist
+
+ROOT = Path(__file__).resolve().parents[2]
+# bundle: (dataset, landmarks, spacing of the stored images or None for pixels, docs' test1 MRE key)
+SHIPPED = {
+    "gu2net_chest": ("jsrt_chest", 166, 0.7, "test1_mre_mm"),
+    "gu2net_spine": ("aasce_spine", 68, None, "test1_mre_px"),
+}
+SHIPPED = {b: v for b, v in SHIPPED.items() if (ROOT / "bundles" / b / "models" / "model.pt").is_file()}
+
+
+def _landmarks(folder: Path, name: str) -> np.ndarray:
+    record = json.loads((folder / f"{name}.json").read_text())
+    return np.array([[p["x"], p["y"]] for p in record["landmarks"]], dtype=np.float64)
+
+
+@pytest.mark.parametrize("bundle", SHIPPED)
+def test_shipped_bundle_predicts_its_samples_out_of_the_box(bundle, tmp_path):
+    samples = ROOT / "bundles" / bundle / "sample_images"
+    out = tmp_path / "out"
+    assert main(["predict", str(ROOT / "bundles" / bundle), str(samples), "--out", str(out), "--quiet",
+                 "--device", "cpu"]) == 0  # fmt: skip
+    summary = json.loads((out / "predict_summary.json").read_text())
+    assert summary["cascade"] == "off" and summary["weights"]["model"]["path"].endswith("models/model.pt")
+    for f in samples.iterdir():
+        points = _landmarks(out, f.name)
+        assert points.shape == (SHIPPED[bundle][1], 2) and np.isfinite(points).all()
+
+
+@pytest.mark.datasets
+@pytest.mark.parametrize("bundle", SHIPPED)
+def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path):
+    dataset, _, spacing, key = SHIPPED[bundle]
+    items = load_datalist(dataset_path(dataset), split="test1")[:4]
+    images = tmp_path / "images"
+    images.mkdir()
+    for item in items:
+        (images / Path(item["image"]).name).symlink_to(item["image"])
+    out = tmp_path / "out"
+    extra = ["--spacing", str(spacing)] if spacing else []
+    assert main(["predict", str(ROOT / "bundles" / bundle), str(images), "--out", str(out), "--quiet",
+                 "--device", "cpu", *extra]) == 0  # fmt: skip
+    errors = [np.linalg.norm(_landmarks(out, Path(i["image"]).name) - i["landmarks"][0], axis=-1) for i in items]
+    mre = float(np.nanmean(errors)) * (spacing or 1.0)
+    documented = json.loads((ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())["eval_metrics"][key]
+    # four images vary around the test1 figure: within half of it to twice it
+    assert 0.5 * documented <= mre <= 2.0 * documented, (mre, documented)
