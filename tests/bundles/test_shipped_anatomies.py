@@ -13,10 +13,11 @@ from monai_landmarks.cli import main
 from monai_landmarks.data import load_datalist
 
 ROOT = Path(__file__).resolve().parents[2]
-# bundle: (dataset, landmarks, spacing of the stored images or None for pixels, docs' test1 MRE key)
+# bundle: (dataset, landmarks, spacing of the stored images or None for pixels, docs' test1 MRE key, lowest ratio
+# of a four-image MRE to it: the spine's errors are heavy-tailed, SD 84 px over a mean of 75)
 SHIPPED = {
-    "gu2net_chest": ("jsrt_chest", 166, 0.7, "test1_mre_mm"),
-    "gu2net_spine": ("aasce_spine", 68, None, "test1_mre_px"),
+    "gu2net_chest": ("jsrt_chest", 166, 0.7, "test1_mre_mm", 0.5),
+    "gu2net_spine": ("aasce_spine", 68, None, "test1_mre_px", 0.25),
 }
 SHIPPED = {b: v for b, v in SHIPPED.items() if (ROOT / "bundles" / b / "models" / "model.pt").is_file()}
 
@@ -42,7 +43,7 @@ def test_shipped_bundle_predicts_its_samples_out_of_the_box(bundle, tmp_path):
 @pytest.mark.datasets
 @pytest.mark.parametrize("bundle", SHIPPED)
 def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path):
-    dataset, _, spacing, key = SHIPPED[bundle]
+    dataset, _, spacing, key, lowest = SHIPPED[bundle]
     items = load_datalist(dataset_path(dataset), split="test1")[:4]
     images = tmp_path / "images"
     images.mkdir()
@@ -55,5 +56,5 @@ def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path)
     errors = [np.linalg.norm(_landmarks(out, Path(i["image"]).name) - i["landmarks"][0], axis=-1) for i in items]
     mre = float(np.nanmean(errors)) * (spacing or 1.0)
     documented = json.loads((ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())["eval_metrics"][key]
-    # four images vary around the test1 figure: within half of it to twice it
-    assert 0.5 * documented <= mre <= 2.0 * documented, (mre, documented)
+    # four images vary around the test1 figure: never twice it, and not implausibly better
+    assert lowest * documented <= mre <= 2.0 * documented, (mre, documented)
