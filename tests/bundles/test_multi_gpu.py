@@ -79,7 +79,12 @@ def test_two_gloo_ranks_match_one_process(name, phantoms, tmp_path):
     # the saved weights, evaluated by a single process on the same validation images, give the same errors
     single = {k: v for k, v in overrides.items() if k not in ("max_epochs", "batch_size")}
     split = {"eval_splits": ["val", "val"], "eval_name": "val"} if "domain_roots" in single else {"eval_split": "val"}
-    run("evaluating", config_file=_configs(name, "evaluate.json"), **single, **split)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as the ranks ran (OMP_NUM_THREADS=1): other thread counts round convolutions otherwise
+    try:
+        run("evaluating", config_file=_configs(name, "evaluate.json"), **single, **split)
+    finally:
+        torch.set_num_threads(threads)
     again = sorted((tmp_path / "run" / "eval" / "val").rglob("metrics.json"))
     assert len(again) == len(reports)
     for a, b in zip(reports, again, strict=True):
