@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import logging
-import math
 import os
 import tempfile
 from importlib.metadata import version
@@ -34,7 +33,12 @@ from monailabel.tasks.activelearning.random import Random
 
 from monai_landmarks.apps.monailabel.infer import LandmarkInferTask, LandmarkServerError
 from monai_landmarks.apps.monailabel.labelmap import LABELMAP_SUFFIXES, is_labelmap_name, points_from_labelmap
-from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, check_label_file
+from monai_landmarks.apps.monailabel.labels import (
+    LandmarkLabelError,
+    bundle_landmark_names,
+    check_label_file,
+    first_fitting_label,
+)
 from monai_landmarks.apps.monailabel.markups import is_markups, label_from_markups, read_markups
 from monai_landmarks.apps.monailabel.strategy import LeastConfident, record_confidence
 from monai_landmarks.apps.monailabel.train import LandmarkTrainTask
@@ -138,20 +142,12 @@ LABEL_KINDS = (
 
 def label_from_labelmap(path, image, name_sets, label_info) -> dict:
     """The app's label record of a label map, for the first model whose landmarks fit it (else its reason)."""
-    errors = []
-    for names in name_sets:
-        try:
-            points = points_from_labelmap(path, image, names, label_info, "label map")
-        except LandmarkLabelError as err:
-            errors.append(str(err))
-            continue
-        landmarks = [
-            {"index": k, "name": names[k], "x": float(x), "y": float(y)}
-            for k, (x, y) in enumerate(points.tolist())
-            if math.isfinite(x) and math.isfinite(y)
-        ]
-        return {"landmarks": landmarks, "source": "label map: blob centroids, mapped through the image's ITK geometry"}
-    raise LandmarkLabelError(errors[0] if errors else "no served model to read landmark names from.")
+    return first_fitting_label(
+        name_sets,
+        lambda names: points_from_labelmap(path, image, names, label_info, "label map"),
+        "label map: blob centroids, mapped through the image's ITK geometry",
+        "no served model to read landmark names from.",
+    )
 
 
 #: the datastore's image files: the formats the package reads (MONAI Label's default list has *.xml and *.svs

@@ -37,6 +37,7 @@ __all__ = [
     "bundle_landmark_names",
     "centroids",
     "check_label_file",
+    "first_fitting_label",
     "label_sample",
     "parse_label",
     "parse_spacing",
@@ -199,3 +200,28 @@ def centroids(points, names: Sequence[str]) -> list[dict]:
         for k, (name, (x, y)) in enumerate(zip(names, pts, strict=True))
         if np.isfinite([x, y]).all()
     ]
+
+
+def first_fitting_label(name_sets: Sequence[Sequence[str]], read_points, source: str, none_served: str) -> dict:
+    """The app's label record from the first served model whose landmark names fit an upload.
+
+    ``read_points(names)`` gives the upload's ``(K, 2)`` points for those names (NaN where not marked) or raises
+    :class:`LandmarkLabelError`; ``source`` says where the points came from.
+
+    Raises:
+        LandmarkLabelError: no model fits (the first model's reason), or ``none_served`` when none is served.
+    """
+    errors = []
+    for names in name_sets:
+        try:
+            points = read_points(names)
+        except LandmarkLabelError as err:
+            errors.append(str(err))
+            continue
+        landmarks = [
+            {"index": k, "name": names[k], "x": float(x), "y": float(y)}
+            for k, (x, y) in enumerate(points.tolist())
+            if math.isfinite(x) and math.isfinite(y)
+        ]
+        return {"landmarks": landmarks, "source": source}
+    raise LandmarkLabelError(errors[0] if errors else none_served)

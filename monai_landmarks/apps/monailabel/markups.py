@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 import SimpleITK as sitk
 
-from monai_landmarks.apps.monailabel.labels import LandmarkLabelError
+from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, first_fitting_label
 
 __all__ = [
     "MARKUPS_SCHEMA",
@@ -163,17 +163,9 @@ def label_from_markups(record, image, name_sets: Sequence[Sequence[str]], where:
     Raises:
         LandmarkLabelError: it fits no served model (the first model's reason).
     """
-    errors = []
-    for names in name_sets:
-        try:
-            points = points_from_markups(record, image, names, where)
-        except LandmarkLabelError as err:
-            errors.append(str(err))
-            continue
-        landmarks = [
-            {"index": k, "name": names[k], "x": float(x), "y": float(y)}
-            for k, (x, y) in enumerate(points.tolist())
-            if math.isfinite(x) and math.isfinite(y)
-        ]
-        return {"landmarks": landmarks, "source": "3D Slicer markups, mapped through the image's ITK geometry"}
-    raise LandmarkLabelError(errors[0] if errors else f"{where}: no served model to read landmark names from.")
+    return first_fitting_label(
+        name_sets,
+        lambda names: points_from_markups(record, image, names, where),
+        "3D Slicer markups, mapped through the image's ITK geometry",
+        f"{where}: no served model to read landmark names from.",
+    )
