@@ -76,3 +76,25 @@ def pixels(image) -> np.ndarray:
     from PIL import Image
 
     return np.asarray(Image.open(image), dtype=np.uint16)
+
+
+def infer_json(url, model, image_id, spacing=1.0, timeout=120) -> dict:
+    """A JSON inference of ``image_id`` by ``model`` at ``spacing_mm``, which must answer 200."""
+    import json
+
+    import requests
+
+    r = requests.post(f"{url}/infer/{model}", params={"image": image_id, "output": "json"},
+                      files={"params": (None, json.dumps({"spacing_mm": spacing}))}, timeout=timeout)  # fmt: skip
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def result_points(result) -> np.ndarray:
+    """The ``(K, 2)`` landmarks of a JSON result."""
+    return np.array([[p["x"], p["y"]] for p in result["landmarks"]])
+
+
+def image_id_of(item) -> str:
+    """The datastore id of a phantom datalist item (its PNG file name without the suffix)."""
+    return Path(item["image"]).name[: -len(".png")]

@@ -25,7 +25,18 @@ import monai_landmarks.apps.monailabel as app_package  # noqa: E402
 from monai_landmarks.apps.monailabel import make_app_dir  # noqa: E402
 from monai_landmarks.data.dataset_format import load_datalist  # noqa: E402
 from monai_landmarks.data.synthetic import generate_phantom_dataset  # noqa: E402
-from tests.apps.monailabel_servers import BIN, free_port, pixels, start_server, stop, tree, wait_for  # noqa: E402
+from tests.apps.monailabel_servers import (  # noqa: E402
+    BIN,
+    free_port,
+    image_id_of,
+    infer_json,
+    pixels,
+    result_points,
+    start_server,
+    stop,
+    tree,
+    wait_for,
+)
 from tests.dicom_files import write_dicom  # noqa: E402
 
 pytestmark = pytest.mark.monailabel
@@ -87,18 +98,7 @@ def served(tmp_path_factory):
 
 
 def _infer(url, image_id, spacing=1.0):
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": image_id, "output": "json"},
-                      files={"params": (None, json.dumps({"spacing_mm": spacing}))}, timeout=600)  # fmt: skip
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _points(result):
-    return np.array([[p["x"], p["y"]] for p in result["landmarks"]])
-
-
-def _image_id(item):
-    return Path(item["image"]).name[: -len(".png")]
+    return infer_json(url, MODEL, image_id, spacing, timeout=600)
 
 
 def _infer_params(url, image_id, params):
@@ -111,8 +111,8 @@ def test_only_model_pt_is_offered_and_other_weights_files_are_refused(served):
     checkpoints = sorted(p.name for p in models.glob("checkpoint_epoch=*.pt"))
     assert checkpoints  # beside model.pt, as training leaves them: MONAI's BundleInferTask would offer them
     assert requests.get(f"{url}/info/", timeout=30).json()["models"][MODEL]["config"]["model_filename"] == ["model.pt"]
-    image = _image_id(served["test"][0])
-    expected = _points(_infer(url, image))
+    image = image_id_of(served["test"][0])
+    expected = result_points(_infer(url, image))
     for name in [checkpoints[0], "refiner.pt", "../models/model.pt"]:
         r = _infer_params(url, image, {"spacing_mm": 1.0, "model_filename": name})
         assert r.status_code == 400, r.text
@@ -122,11 +122,11 @@ def test_only_model_pt_is_offered_and_other_weights_files_are_refused(served):
     for chosen in ["model.pt", ["model.pt"]]:  # what the Slicer plugin sends (the option's one value), and the list
         r = _infer_params(url, image, {"spacing_mm": 1.0, "model_filename": chosen})
         assert r.status_code == 200, r.text
-        np.testing.assert_allclose(_points(r.json()), expected, atol=1e-4)
+        np.testing.assert_allclose(result_points(r.json()), expected, atol=1e-4)
 
 
 def test_the_app_writes_into_its_own_folder_and_never_into_the_package(served):
-    assert len(_infer(served["url"], _image_id(served["test"][1]))["landmarks"]) == 19  # a server start and an infer
+    assert len(_infer(served["url"], image_id_of(served["test"][1]))["landmarks"]) == 19  # a server start and an infer
     assert tree(PACKAGE) == served["package_before"]
     assert not any((PACKAGE / d).exists() for d in ("bin", "lib", "logs", "model"))
     app = served["app"]
@@ -137,14 +137,14 @@ def test_the_app_writes_into_its_own_folder_and_never_into_the_package(served):
 def test_only_image_files_are_datastore_images_and_no_other_path_is_an_input(served):
     url, studies = served["url"], served["studies"]
     objects = requests.get(f"{url}/datastore/", params={"output": "all"}, timeout=600).json()["objects"]
-    assert set(objects) == {_image_id(t) for t in served["test"]} | {"ceph_dicom"}  # no notes.xml, README.txt
+    assert set(objects) == {image_id_of(t) for t in served["test"]} | {"ceph_dicom"}  # no notes.xml, README.txt
     item = served["test"][3]
     points = enumerate(item["landmarks"][0].tolist())
     label = {"landmarks": [{"index": k, "x": x, "y": y} for k, (x, y) in points]}
-    r = requests.put(f"{url}/datastore/label", params={"image": _image_id(item), "tag": "final"},
+    r = requests.put(f"{url}/datastore/label", params={"image": image_id_of(item), "tag": "final"},
                      files={"label": ("label.json", json.dumps(label).encode())}, timeout=600)  # fmt: skip
     assert r.status_code == 200, r.text
-    label_file = studies / "labels" / "final" / f"{_image_id(item)}.json"
+    label_file = studies / "labels" / "final" / f"{image_id_of(item)}.json"
     assert (studies / "datastore_v2.json").is_file() and label_file.is_file()
     for path in [studies / "datastore_v2.json", studies / "notes.xml", label_file, ROOT / "README.md"]:
         r = requests.post(f"{url}/infer/{MODEL}", params={"image": str(path), "output": "json"}, timeout=600)
@@ -154,7 +154,9 @@ def test_only_image_files_are_datastore_images_and_no_other_path_is_an_input(ser
     assert r.status_code == 200, r.text
     dicom = r.json()
     assert dicom["image_id"] == "ceph_dicom" and dicom["spacing_mm"] == [1.0, 1.0]
-    np.testing.assert_allclose(_points(dicom), _points(_infer(url, _image_id(served["test"][0]))), atol=1e-3)
+    np.testing.assert_allclose(
+        result_points(dicom), result_points(_infer(url, image_id_of(served["test"][0]))), atol=1e-3
+    )
 
 
 def _slicer_labelmap(path, item, centres, values):
@@ -184,8 +186,8 @@ def test_slicer_submit_label_label_map_becomes_landmarks(served):
     path = _slicer_labelmap(tmp / "slicer_label.nii.gz", item, [centres[k] for k in order], [1, 2, 3, 4])
     label_info = [{"name": names[k].lower(), "idx": i + 1} for i, k in enumerate(order)]
     # the plugin's call (plugins/slicer onSaveLabel): logic.save_label(image, label_in, {"label_info": label_info})
-    client.save_label(_image_id(item), path, params={"label_info": label_info})
-    stored = requests.get(f"{url}/datastore/label", params={"label": _image_id(item), "tag": "final"}, timeout=600)
+    client.save_label(image_id_of(item), path, params={"label_info": label_info})
+    stored = requests.get(f"{url}/datastore/label", params={"label": image_id_of(item), "tag": "final"}, timeout=600)
     assert stored.status_code == 200, stored.text
     record = stored.json()
     got = {p["name"]: (p["x"], p["y"]) for p in record["landmarks"]}
@@ -194,11 +196,11 @@ def test_slicer_submit_label_label_map_becomes_landmarks(served):
     # a landmark painted twice is refused with what to do
     bad = _slicer_labelmap(tmp / "two_blobs.nii.gz", item, [centres[0], [5.0, 5.0]], [1, 1])
     with pytest.raises(MONAILabelClientException) as refused:
-        client.save_label(_image_id(item), bad, params={"label_info": [{"name": names[0], "idx": 1}]})
+        client.save_label(image_id_of(item), bad, params={"label_info": [{"name": names[0], "idx": 1}]})
     assert "Status: 400" in refused.value.msg and "separate blobs; paint one blob per landmark" in refused.value.msg
     for name, body, expected in [("label.nii.gz", b"\x00", "cannot be read as a label map"),
                                  ("label.txt", b"sella 1 2", "Send a landmarks JSON file")]:  # fmt: skip
-        r = requests.put(f"{url}/datastore/label", params={"image": _image_id(item), "tag": "final"},
+        r = requests.put(f"{url}/datastore/label", params={"image": image_id_of(item), "tag": "final"},
                          files={"label": (name, body)}, timeout=600)  # fmt: skip
         assert r.status_code == 400 and expected in r.json()["detail"], r.text
 
@@ -293,7 +295,9 @@ def test_dicomweb_studies_are_served_from_orthanc(served, orthanc, dicomweb_serv
         assert r.status_code == 200, r.text
         result = r.json()
         assert result["image_id"] == uid and result["spacing_mm"] == [1.0, 1.0]  # the DICOM header's Pixel Spacing
-        np.testing.assert_allclose(_points(result), _points(_infer(served["url"], _image_id(item))), atol=1e-3)
+        np.testing.assert_allclose(
+            result_points(result), result_points(_infer(served["url"], image_id_of(item))), atol=1e-3
+        )
     uid, item = next(iter(series.items()))
     # OHIF v3's request: the label map result on the DICOM's grid
     r = requests.post(f"{url}/infer/{MODEL}", params={"image": uid, "output": "image"},
@@ -306,7 +310,7 @@ def test_dicomweb_studies_are_served_from_orthanc(served, orthanc, dicomweb_serv
                      files={"label": ("label.json", json.dumps(label).encode())}, timeout=600)  # fmt: skip
     assert r.status_code == 200, r.text
     stored = requests.get(f"{url}/datastore/label", params={"label": uid, "tag": "final"}, timeout=600)
-    np.testing.assert_allclose(_points(stored.json()), item["landmarks"][0], atol=1e-4)
+    np.testing.assert_allclose(result_points(stored.json()), item["landmarks"][0], atol=1e-4)
     assert requests.get(f"{url}/datastore/", timeout=600).json()["completed"] == 1
     assert list((dicomweb_served["app"] / "dicomweb").rglob(f"{uid}.json"))  # the cache is in the app folder
     for missing in [orthanc["ct"], "1.2.3.4"]:  # filtered out, or not on the server

@@ -28,7 +28,7 @@ requests = pytest.importorskip("requests")
 from monai_landmarks.apps.monailabel import make_app_dir  # noqa: E402
 from monai_landmarks.data.dataset_format import load_datalist  # noqa: E402
 from monai_landmarks.data.synthetic import generate_phantom_dataset  # noqa: E402
-from tests.apps.monailabel_servers import BIN, start_server, stop, wait_for  # noqa: E402
+from tests.apps.monailabel_servers import BIN, image_id_of, infer_json, result_points, start_server, stop, wait_for  # noqa: E402
 
 pytestmark = pytest.mark.monailabel
 
@@ -78,18 +78,7 @@ def served(tmp_path_factory):
 
 
 def _infer(url, image_id, spacing=1.0):
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": image_id, "output": "json"},
-                      files={"params": (None, json.dumps({"spacing_mm": spacing}))}, timeout=120)  # fmt: skip
-    assert r.status_code == 200, r.text
-    return r.json()
-
-
-def _points(result):
-    return np.array([[p["x"], p["y"]] for p in result["landmarks"]])
-
-
-def _image_id(item):
-    return Path(item["image"]).name[: -len(".png")]
+    return infer_json(url, MODEL, image_id, spacing, timeout=120)
 
 
 def test_info_lists_the_bundle(served):
@@ -109,18 +98,20 @@ def test_inference_matches_the_bundle_and_the_truth(served):
           "--set", f"channels={json.dumps(SETTINGS['channels'])}"], 600, env=served["env"])  # fmt: skip
     errors = []
     for item in served["test"]:
-        result = _infer(served["url"], _image_id(item))
+        result = _infer(served["url"], image_id_of(item))
         names = [p["name"] for p in result["landmarks"]]
         # centroids as the radiology app's localization models give them: {name: [label value, x, y, 0]}
         assert list(result["centroids"]) == names and len(names) == 19
         assert [int(result["centroids"][n][0]) for n in names] == list(range(1, 20))
         centroids = np.array([[float(v) for v in result["centroids"][n][1:3]] for n in names])
-        np.testing.assert_allclose(centroids, _points(result), atol=1e-4)
+        np.testing.assert_allclose(centroids, result_points(result), atol=1e-4)
         assert [p["x_mm"] for p in result["landmarks"]] == [p["x"] for p in result["landmarks"]]  # 1 mm/px given
         assert all(0.0 <= p["confidence"] for p in result["landmarks"])
         bundle = json.loads((out / f"{Path(item['image']).name}.json").read_text())  # outputs: full file name
-        np.testing.assert_allclose(_points(result), _points(bundle), atol=1e-3)  # the same pipeline, same numbers
-        errors.append(np.linalg.norm(_points(result) - item["landmarks"][0], axis=1))
+        np.testing.assert_allclose(
+            result_points(result), result_points(bundle), atol=1e-3
+        )  # the same pipeline, same numbers
+        errors.append(np.linalg.norm(result_points(result) - item["landmarks"][0], axis=1))
     mre = float(np.mean(errors))
     print(f"\nHTTP inference MRE over {len(errors)} phantoms: {mre:.2f} px (trained {served['train_s']:.0f} s)")
     assert mre < MRE_TOLERANCE_PX
@@ -128,7 +119,7 @@ def test_inference_matches_the_bundle_and_the_truth(served):
 
 def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(served):
     url = served["url"]
-    r = requests.post(f"{url}/infer/no_such_model", params={"image": _image_id(served["test"][0])}, timeout=60)
+    r = requests.post(f"{url}/infer/no_such_model", params={"image": image_id_of(served["test"][0])}, timeout=60)
     assert r.status_code == 404 and "unknown model 'no_such_model'" in r.json()["detail"]
     assert MODEL in r.json()["detail"]
     r = requests.post(f"{url}/infer/{MODEL}", params={"output": "json"},
@@ -136,10 +127,10 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(served):
     assert r.status_code == 400 and "cannot be read as an image" in r.json()["detail"]
     r = requests.post(f"{url}/infer/{MODEL}", params={"image": "no_such_image"}, timeout=60)
     assert r.status_code == 404 and "not in the datastore" in r.json()["detail"]
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": _image_id(served["test"][0]), "output": "json"},
+    r = requests.post(f"{url}/infer/{MODEL}", params={"image": image_id_of(served["test"][0]), "output": "json"},
                       files={"params": (None, json.dumps({"spacing_mm": -1}))}, timeout=60)  # fmt: skip
     assert r.status_code == 400 and "spacing_mm" in r.json()["detail"]
-    image = _image_id(served["test"][0])
+    image = image_id_of(served["test"][0])
     for body, expected in [
         (b"{not json", "not a landmarks JSON file"),
         (b'{"landmarks": [{"name": "sella", "x": "left", "y": 3}]}', "finite numbers"),
@@ -160,8 +151,8 @@ def test_bad_requests_get_clear_errors_and_the_server_keeps_serving(served):
 
 
 def test_fifty_concurrent_inference_requests(served):
-    url, ids = served["url"], [_image_id(t) for t in served["test"]]
-    expected = {i: _points(_infer(url, i)) for i in ids}
+    url, ids = served["url"], [image_id_of(t) for t in served["test"]]
+    expected = {i: result_points(_infer(url, i)) for i in ids}
     start = time.time()
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda n: (ids[n % len(ids)], _infer(url, ids[n % len(ids)])), range(50)))
@@ -169,7 +160,7 @@ def test_fifty_concurrent_inference_requests(served):
     print(f"\n50 concurrent inference requests (8 client threads): {seconds:.1f} s, {50 / seconds:.1f} requests/s")
     assert len(results) == 50
     for image_id, result in results:
-        np.testing.assert_allclose(_points(result), expected[image_id], atol=1e-4)
+        np.testing.assert_allclose(result_points(result), expected[image_id], atol=1e-4)
 
 
 def test_labels_train_the_model(served):
@@ -177,7 +168,7 @@ def test_labels_train_the_model(served):
     for item in served["test"][:3]:
         points = enumerate(item["landmarks"][0].tolist())
         label = {"landmarks": [{"index": k, "x": x, "y": y} for k, (x, y) in points], "spacing_mm": [1.0, 1.0]}
-        r = requests.put(f"{url}/datastore/label", params={"image": _image_id(item), "tag": "final"},
+        r = requests.put(f"{url}/datastore/label", params={"image": image_id_of(item), "tag": "final"},
                          files={"label": ("label.json", json.dumps(label).encode())}, timeout=60)  # fmt: skip
         assert r.status_code == 200, r.text
     weights = bundle / "models" / "model.pt"
@@ -194,7 +185,7 @@ def test_labels_train_the_model(served):
     print(f"\ntraining request: {status.get('status')} after {time.time() - start:.0f} s")
     assert status.get("status") == "DONE", status
     assert weights.stat().st_mtime_ns != before  # validation wrote new best weights
-    assert len(_infer(url, _image_id(served["test"][0]))["centroids"]) == 19  # and inference reloads them
+    assert len(_infer(url, image_id_of(served["test"][0]))["centroids"]) == 19  # and inference reloads them
 
 
 def _markups_of(points, names, system="RAS"):
@@ -217,32 +208,32 @@ def test_client_point_list_labelmap_markups_label_training_and_least_confident(s
     # the 3D Slicer plugin's request: the result file is a markups point list at the JSON's landmarks
     means = {}
     for item in test:
-        result_file, params = client.infer(MODEL, _image_id(item), {"result_extension": ".nrrd"})
+        result_file, params = client.infer(MODEL, image_id_of(item), {"result_extension": ".nrrd"})
         assert result_file.endswith(".json")  # Slicer loads *.json results with loadMarkups
         markups = json.loads(Path(result_file).read_text())
-        np.testing.assert_allclose(points_from_markups(markups, item["image"], names), _points(params), atol=1e-4)
-        means[_image_id(item)] = float(np.mean([p["confidence"] for p in params["landmarks"]]))
+        np.testing.assert_allclose(points_from_markups(markups, item["image"], names), result_points(params), atol=1e-4)
+        means[image_id_of(item)] = float(np.mean([p["confidence"] for p in params["landmarks"]]))
 
     # the OHIF v3 plugin's request (output=image, restore_label_idx): a uint8 NRRD label map with discs at landmarks
-    r = requests.post(f"{url}/infer/{MODEL}", params={"image": _image_id(test[0]), "output": "image"},
+    r = requests.post(f"{url}/infer/{MODEL}", params={"image": image_id_of(test[0]), "output": "image"},
                       files={"params": (None, json.dumps({"result_extension": ".nrrd", "result_dtype": "uint8",
                                                           "result_compress": False, "restore_label_idx": False}))},
                       timeout=120)  # fmt: skip
     assert r.status_code == 200, r.text
     (tmp / "ohif.nrrd").write_bytes(r.content)
     label = sitk.GetArrayFromImage(sitk.ReadImage(str(tmp / "ohif.nrrd")))  # (H, W)
-    pixels = np.rint(_points(_infer(url, _image_id(test[0])))).astype(int)
+    pixels = np.rint(result_points(_infer(url, image_id_of(test[0])))).astype(int)
     hits = sum(int(label[y, x] == k + 1) for k, (x, y) in enumerate(pixels))
     assert label.dtype == np.uint8 and hits >= 15  # discs of nearby landmarks may cover each other
 
     # a 3D Slicer markups label (RAS) is stored in the app's format, in pixels
     item = test[4]
-    markups_file = tmp / f"{_image_id(item)}.mrk.json"
+    markups_file = tmp / f"{image_id_of(item)}.mrk.json"
     markups_file.write_text(json.dumps(_markups_of(item["landmarks"][0].tolist(), names)))
-    client.save_label(_image_id(item), str(markups_file), tag="final")
-    stored = requests.get(f"{url}/datastore/label", params={"label": _image_id(item), "tag": "final"}, timeout=60)
+    client.save_label(image_id_of(item), str(markups_file), tag="final")
+    stored = requests.get(f"{url}/datastore/label", params={"label": image_id_of(item), "tag": "final"}, timeout=60)
     assert stored.status_code == 200, stored.text
-    np.testing.assert_allclose(_points(stored.json()), item["landmarks"][0], atol=1e-4)
+    np.testing.assert_allclose(result_points(stored.json()), item["landmarks"][0], atol=1e-4)
 
     # train on the labels (3 from the earlier test, this one), then ask for the least confident unlabelled image
     client.train_start(MODEL, {"max_epochs": 1, "val_split": 0.25, "device": "cpu"})
@@ -253,7 +244,7 @@ def test_client_point_list_labelmap_markups_label_training_and_least_confident(s
             break
         time.sleep(2)
     assert status.get("status") == "DONE", status
-    labelled = {_image_id(t) for t in test[:3]} | {_image_id(item)}
+    labelled = {image_id_of(t) for t in test[:3]} | {image_id_of(item)}
     unlabelled = {i: m for i, m in means.items() if i not in labelled}
     sample = client.next_sample("least_confident", {})
     assert sample["id"] == min(unlabelled, key=unlabelled.get), (sample, unlabelled)
