@@ -20,12 +20,13 @@ TINY = {
 }
 
 
-def _bundle(name, tmp_path) -> tuple[Path, torch.nn.Module]:
-    """A copy of the bundle with the tiny settings in its inference.json and random weights in models/model.pt."""
+def _bundle(name, tmp_path, settings=None) -> tuple[Path, torch.nn.Module]:
+    """A copy of the bundle with the tiny settings (``settings``, else its ``TINY`` entry) in its inference.json and
+    random weights in models/model.pt."""
     bundle = tmp_path / name
     shutil.copytree(ROOT / "bundles" / name / "configs", bundle / "configs")
     inference = json.loads((bundle / "configs" / "inference.json").read_text())
-    inference.update(TINY[name])
+    inference.update(TINY[name] if settings is None else settings)
     (bundle / "configs" / "inference.json").write_text(json.dumps(inference))
     parser = ConfigParser()
     parser.read_config(str(bundle / "configs" / "inference.json"))
@@ -73,17 +74,9 @@ def test_onnx_export_matches_torch(name, tmp_path):
 
 def test_a_universal_network_exports_the_domain_asked_for(tmp_path):
     """``--set domain=1`` exports the spine domain (68 landmarks); scripting the whole network would give domain 0."""
-    bundle = tmp_path / "universal"
-    shutil.copytree(ROOT / "bundles" / "gu2net_universal" / "configs", bundle / "configs")
-    inference = json.loads((bundle / "configs" / "inference.json").read_text())
-    inference.update({"channels": [8, 16, 16, 32, 32], "image_sizes": [[64, 80], [64, 80], [64, 80]]})
-    (bundle / "configs" / "inference.json").write_text(json.dumps(inference))
-    parser = ConfigParser()
-    parser.read_config(str(bundle / "configs" / "inference.json"))
-    torch.manual_seed(0)
-    net = parser.get_parsed_content("network_def").eval()
-    (bundle / "models").mkdir()
-    torch.save(net.state_dict(), weights := bundle / "models" / "model.pt")
+    tiny = {"channels": [8, 16, 16, 32, 32], "image_sizes": [[64, 80], [64, 80], [64, 80]]}
+    bundle, net = _bundle("gu2net_universal", tmp_path, tiny)
+    weights = bundle / "models" / "model.pt"
     x = torch.rand(1, 1, 64, 80)
     for domain, landmarks in ((1, 68), (0, 19)):
         out = export_bundle(bundle, weights, tmp_path / f"domain{domain}.ts", overrides={"domain": domain})
