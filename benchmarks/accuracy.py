@@ -37,6 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.clinical import COBB_PROTOCOL
 from benchmarks.provenance import RESULTS_DIR, ROOT, load_average, record
 
 SEED = 0  # the bundles' own seed (train.json "seed")
@@ -52,6 +53,8 @@ class Evaluation:
     ground_truth: str = "mean"
     cascade: bool = False  # refine with the refiner weights; otherwise refiner_path "" (coarse only)
     measurements: bool = False  # also score ISBI 2015 task 2 on the predictions (benchmarks/clinical.py)
+    shape_prior: bool = False  # with the bundle's models/shape_prior.pt (ShapePriord); otherwise as decoded
+    cobb: bool = False  # also score the Cobb angles of the predictions (benchmarks/clinical.py)
 
 
 @dataclass(frozen=True)
@@ -103,14 +106,15 @@ def _shipped_suite(bundle: str, model: str) -> Suite:
     )
 
 
-def _shipped_coarse_suite(bundle: str, dataset: str, protocol: str, label: str, **extra) -> Suite:
-    """Evaluate the coarse model a bundle ships (no refiner) on its dataset's test1; nothing is trained."""
+def _shipped_coarse_suite(bundle: str, dataset: str, protocol: str, label: str, more=(), **extra) -> Suite:
+    """Evaluate the coarse model a bundle ships (no refiner) on its dataset's test1, then ``more`` evaluations;
+    nothing is trained."""
     return Suite(
         bundle=bundle,
         dataset=dataset,
         model_overrides={},
         train_overrides={},
-        evaluations=(Evaluation(f"{dataset}_test1", dataset, "test1", protocol),),
+        evaluations=(Evaluation(f"{dataset}_test1", dataset, "test1", protocol), *more),
         label=label,
         shipped=True,
         **extra,
@@ -122,6 +126,7 @@ JSRT_PROTOCOL = (
     "(Gaggion et al.'s form; their JSRT + Padchest split is not ours)"
 )
 AASCE_PROTOCOL = "AASCE 2019 test1 (51 images), pixels of the original JPEG images (no spacing known)"
+
 
 def _measurement_suite(bundle: str) -> Suite:
     """ISBI 2015 task 2 (cephalometric measurements and classes) on test1 from the shipped cascade."""
@@ -174,6 +179,9 @@ SUITES = {
         "Shipped `gu2net_spine` weights: GU2Net 16-128 (global 64), fitted into 192 x 512 with the aspect ratio kept, "
         "coarse only, trained on AASCE train with 48 images held out for validation",
         groups="vertebrae",
+        more=(Evaluation("aasce_spine_test1_shape_prior", "aasce_spine", "test1",
+                         AASCE_PROTOCOL + "; decoded corners replaced by the bundle's shape prior; " + COBB_PROTOCOL,
+                         shape_prior=True, cobb=True),),
     ),
     "htc_ceph_measurements": _measurement_suite("htc_ceph"),
     "gu2net_ceph_measurements": _measurement_suite("gu2net_ceph"),
@@ -220,6 +228,8 @@ def eval_command(
         *("--output_dir", str(bundle_root / f"eval_{ev.name}")),
         *("--refiner_path", str(refiner) if ev.cascade else ""),
     ]
+    if ev.shape_prior:
+        cmd += ["--shape_prior_path", str(ROOT / "bundles" / suite.bundle / "models" / "shape_prior.pt")]
     if ev.cascade and _spacing_unknown(datasets_dir / ev.dataset):
         cmd += [f"--{_refine_step_id(suite.bundle)}#default_spacing", str(_default_spacing(suite.bundle))]
     return cmd
@@ -599,6 +609,10 @@ def run_suite(
 
             report_dir = bundle_root / f"eval_{ev.name}" / ev.split
             result |= measurement_record(report_dir, datasets_dir / ev.dataset, ev.split)
+        if ev.cobb:
+            from benchmarks.clinical import cobb_record
+
+            result |= cobb_record(bundle_root / f"eval_{ev.name}" / ev.split, datasets_dir / ev.dataset, ev.split)
         path = results_dir / f"accuracy_{name}_{ev.name}.json"
         path.write_text(json.dumps(result, indent=1))
         written.append(path)

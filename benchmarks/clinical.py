@@ -14,7 +14,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = ["MEASUREMENT_PROTOCOL", "PUBLISHED_TASK2", "measurement_record", "measurements_section"]
+__all__ = [
+    "COBB_PROTOCOL",
+    "MEASUREMENT_PROTOCOL",
+    "PUBLISHED_TASK2",
+    "cobb_record",
+    "measurement_record",
+    "measurements_section",
+]
 
 MEASUREMENT_PROTOCOL = (
     "ISBI 2015 task 2 on test1 (150 images): the eight measurements and classes of the challenge "
@@ -26,6 +33,11 @@ MEASUREMENT_PROTOCOL = (
 # measurement; the numbers were not available to verify here, so none are quoted (see the section's text).
 PUBLISHED_TASK2: list[tuple[str, str, str]] = []
 REFERENCES = ("mean", "senior")
+COBB_PROTOCOL = (
+    "AASCE 2019 test1 (51 images): the three Cobb angles (monai_landmarks/analysis/cobb.py, the challenge's "
+    "algorithm, image-half rule) from the predicted corners against the released cobb_angles.csv; SMAPE over "
+    "the images whose predicted angles are defined (the others are listed as skipped), MAE in degrees"
+)
 
 
 def _predicted_points(report_dir: Path) -> tuple[list[str], list[list[list[float]]]]:
@@ -62,6 +74,32 @@ def measurement_record(report_dir: Path, dataset_root: Path, split: str) -> dict
     reports["junior_vs_senior"] = cephalometric_report(truth["junior"], truth["senior"])
     values = [{k: m.value for k, m in image.items()} for image in predicted]
     return {"measurement_spacing_mm": spacing, "measurements": reports, "measurement_values": values}
+
+
+def cobb_record(report_dir: Path, dataset_root: Path, split: str) -> dict:
+    """Cobb-angle scores of one evaluation's predictions (``report_dir/per_image.csv``, original pixels), and for
+    scale those of the ground-truth corners (the same algorithm on the released corners)."""
+    from PIL import Image
+
+    from monai_landmarks.analysis import cobb_angles
+    from monai_landmarks.analysis.cobb import COBB_ANGLES
+    from monai_landmarks.data import load_datalist
+    from monai_landmarks.metrics import cobb_report
+    from monai_landmarks.utils.keys import Keys
+
+    image_ids, points = _predicted_points(report_dir)
+    items = {d[Keys.IMAGE_ID]: d for d in load_datalist(dataset_root, split)}
+    heights = {i: Image.open(items[i][Keys.IMAGE]).size[1] for i in image_ids}  # the challenge's half rule
+    released = {r["image_id"]: r for r in csv.DictReader((dataset_root / "cobb_angles.csv").open())}
+    truth = [[float(released[i][k]) for k in COBB_ANGLES] for i in image_ids]
+    predicted = [cobb_angles(p, heights[i]) for i, p in zip(image_ids, points, strict=True)]
+    from_truth = [cobb_angles(items[i][Keys.LANDMARKS], heights[i]) for i in image_ids]
+    values = [{k: m.value for k, m in image.items()} for image in predicted]
+    return {
+        "cobb": cobb_report(predicted, truth, image_ids),
+        "cobb_from_true_corners": cobb_report(from_truth, truth, image_ids),
+        "cobb_values": dict(zip(image_ids, values, strict=True)),
+    }
 
 
 def _cell(value, digits: int = 1) -> str:

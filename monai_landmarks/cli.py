@@ -6,6 +6,7 @@
     monai-landmarks evaluate  evaluate a trained bundle on its test split
     monai-landmarks export    export a trained bundle's network (TorchScript or ONNX)
     monai-landmarks predict   run a bundle on image files: landmarks as JSON, plus overlay pictures
+    monai-landmarks shape-prior  fit a landmark shape model on a dataset's training images (a bundle's prior)
     monai-landmarks --version
 
 Exit codes: 0 success, 1 bad input or a failed run (the message names the file and the problem),
@@ -267,6 +268,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     home = root if args.bundle_root or not (bundle / "models" / "model.pt").is_file() else bundle
     overrides.setdefault("ckpt_path", str(args.weights or home / "models" / "model.pt"))
     overrides.setdefault("refiner_path", str(home / "models" / "refiner.pt"))
+    overrides.setdefault("shape_prior_path", str(home / "models" / "shape_prior.pt"))  # for bundles with a prior
     weights = verify_weights_file(overrides["ckpt_path"])
     run("evaluating", config_file=configs, **overrides)
     refiner = overrides["refiner_path"]
@@ -299,6 +301,27 @@ def _stop_writer(writer, total: int, interrupted: bool) -> None:
         done = f"the finished ones are listed in {summary}" if summary else "nothing was written"
         print(f"monai-landmarks predict: interrupted after {len(writer.outputs)} of {total} image(s); {done}.",
               file=sys.stderr)  # fmt: skip
+
+
+def _shape_prior(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from monai_landmarks.data.datalists import training_datalists
+    from monai_landmarks.transforms.shape_prior import ShapeModel
+    from monai_landmarks.utils.keys import Keys
+
+    if Path(args.out).exists():  # checked before the dataset is read
+        raise FileExistsError(f"{args.out}: exists; refused to replace it. Choose another path or move it away.")
+    train, val = training_datalists(args.dataset_dir, num_val=args.num_val)
+    shapes = [np.asarray(item[Keys.LANDMARKS], dtype=np.float64).reshape(-1, 2) for item in train]
+    complete = sum(bool(np.isfinite(s).all()) for s in shapes)
+    provenance = {"dataset": str(args.dataset_dir), "train_images": len(train), "complete_shapes": complete,
+                  "held_out_for_validation": [str(item[Keys.IMAGE_ID]) for item in val]}  # fmt: skip
+    model = ShapeModel.fit(shapes, args.modes, clamp=args.clamp, provenance=provenance)
+    model.save(args.out)
+    print(f"wrote {args.out}: {model.num_landmarks} landmarks, {args.modes} modes, fitted on {complete} complete "
+          f"shapes of {len(train)} training images ({len(val)} held out for validation, not used)")  # fmt: skip
+    return EXIT_OK
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -371,6 +394,14 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_predict)
+
+    m = sub.add_parser("shape-prior", help="fit a landmark shape model", description=_shape_prior_help())
+    m.add_argument("dataset_dir", help="a dataset folder (its train split; the validation images are held out)")
+    m.add_argument("out", help="the model file to write (e.g. <bundle>/models/shape_prior.pt); never replaced")
+    m.add_argument("--num-val", type=int, default=20, help="last training images held out (the bundle's num_val)")
+    m.add_argument("--modes", type=int, default=12, help="principal modes kept")
+    m.add_argument("--clamp", type=_positive_float, default=3.0, help="mode limit in standard deviations")
+    m.set_defaults(run=_shape_prior)
     return parser
 
 
@@ -387,6 +418,14 @@ def _convert_help() -> str:
         "Convert an original public layout into the dataset format: ISBI 2015 (RawImage/ + AnnotationsByMD/), "
         "the Digital Hand Atlas with Payer's all.csv, Shenzhen chest with GU2Net's labels, or labelme point files. "
         "A failed conversion leaves nothing behind."
+    )
+
+
+def _shape_prior_help() -> str:
+    return (
+        "Fit a point distribution model (Procrustes-aligned mean shape and principal modes) to a dataset's training "
+        "landmarks, leaving out the validation images a bundle holds out (--num-val), and write it for a bundle's "
+        "ShapePriord step (monai_landmarks/transforms/shape_prior.py)."
     )
 
 

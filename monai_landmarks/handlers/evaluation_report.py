@@ -100,7 +100,7 @@ class LandmarkReportWriter:
 
     def reset(self, engine=None) -> None:
         self.rows = []
-        self.ran = {"cascade": set(), "refiner": None}
+        self.ran = {"cascade": set(), "refiner": None, "shape_prior": None}
         self.report = None
         self.metric.reset()
 
@@ -115,6 +115,7 @@ class LandmarkReportWriter:
             cascade = sample.get(Keys.CASCADE) or {}
             self.ran["cascade"].add(cascade.get("cascade", "off"))
             self.ran["refiner"] = cascade.get("refiner") or self.ran["refiner"]
+            self.ran["shape_prior"] = cascade.get("shape_prior") or self.ran["shape_prior"]
             self.rows.append(
                 {
                     "image_id": str(sample.get(id_key, len(self.rows))),
@@ -137,6 +138,8 @@ class LandmarkReportWriter:
         cascades = sorted(self.ran["cascade"])
         self.report["cascade"] = cascades[0] if len(cascades) == 1 else "mixed"
         self.report["weights"] = {"model": model, "refiner": self.ran["refiner"]}
+        if self.ran["shape_prior"]:
+            self.report["weights"]["shape_prior"] = self.ran["shape_prior"]
         if not is_main_process():
             return self.report
         self.output_dir.mkdir(parents=True, exist_ok=True)

@@ -198,6 +198,7 @@ class LandmarkPredictionWriter:
         #: :class:`~monai_landmarks.handlers.checkpoint.WeightsLoader`), else what the caller sets here
         self.model_weights: dict | None = None
         self._refiner: dict | None = None
+        self._shape_prior: dict | None = None
         self.logger = logging.getLogger(__name__)
 
     def attach(self, engine) -> None:
@@ -211,6 +212,7 @@ class LandmarkPredictionWriter:
         try:
             self.written, self.outputs, self.failures = [], [], []
             self._refiner = None
+            self._shape_prior = None
             self._sources = {SUMMARY_FILE: "the run's summary", JOURNAL_FILE: "the folder's journal"}
             if self.table is not None:
                 self.table = PredictionTable(self.output_dir)  # each run its own CSV
@@ -251,7 +253,8 @@ class LandmarkPredictionWriter:
         cascades = sorted({o["cascade"] for o in self.outputs})
         return {
             "cascade": cascades[0] if len(cascades) == 1 else ("mixed" if cascades else None),
-            "weights": {"model": self.model_weights, "refiner": self._refiner},
+            "weights": {"model": self.model_weights, "refiner": self._refiner}
+            | ({"shape_prior": self._shape_prior} if self._shape_prior else {}),
             "spacing_sources": dict(Counter(o["spacing_source"] or "unknown" for o in self.outputs)),
         }
 
@@ -310,6 +313,8 @@ class LandmarkPredictionWriter:
         if spacing is None and is_assumed(ran.get("spacing_source")):  # the spacing the refiner assumed
             spacing, source = ran["spacing_mm"], ran["spacing_source"]
         weights = {"model": self.model_weights, "refiner": ran.get("refiner")}
+        if "shape_prior" in ran:  # the bundle declares a shape prior step: on (its file) or off (None)
+            weights["shape_prior"] = ran["shape_prior"]
         record = prediction_record(
             sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
@@ -332,6 +337,7 @@ class LandmarkPredictionWriter:
                 self.table.append(record)
             self.outputs.append(entry)  # the image counts from here on
             self._refiner = weights["refiner"] or self._refiner
+            self._shape_prior = weights.get("shape_prior") or self._shape_prior
         except BaseException:
             if not (self.outputs and self.outputs[-1] is entry):
                 self._undo(done)

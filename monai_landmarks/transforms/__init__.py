@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from .heatmap import DecodeHeatmapsd, GenerateHeatmapsd
 from .patches import LandmarkPatchesd, PatchesToImaged, extract_patches, image_to_patch, patch_to_image
+from .shape_prior import ShapeModel, ShapePriord
 from .spatial import (
     INNER_OPERATIONS,
     LANDMARK_MATRIX,
@@ -36,6 +37,8 @@ __all__ = [
     "PatchesToImaged",
     "RandLandmarkAffined",
     "RandLandmarkFlipd",
+    "ShapeModel",
+    "ShapePriord",
     "extract_patches",
     "image_to_patch",
     "patch_to_image",

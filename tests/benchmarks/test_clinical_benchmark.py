@@ -13,7 +13,7 @@ import pytest  # noqa: E402
 from conftest import dataset_path  # noqa: E402
 
 from benchmarks.accuracy import SUITES, eval_command  # noqa: E402
-from benchmarks.clinical import measurement_record, measurements_section  # noqa: E402
+from benchmarks.clinical import cobb_record, measurement_record, measurements_section  # noqa: E402
 from benchmarks.report import load_results  # noqa: E402
 
 
@@ -29,14 +29,14 @@ def test_measurement_suites_run_the_cascade_on_test1(bundle, tmp_path):
     assert cmd[cmd.index("--refiner_path") + 1] == str(tmp_path / "refiner.pt")
 
 
-def _fake_report(folder: Path, image_ids, points) -> Path:
+def _fake_report(folder: Path, image_ids, points, k: int = 19) -> Path:
     folder.mkdir(parents=True)
     with (folder / "per_image.csv").open("w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(["image_id", *[f"{a}_{k}" for k in range(19) for a in ("x", "y")],
-                         *[f"error_{k}" for k in range(19)]])  # fmt: skip
+        writer.writerow(["image_id", *[f"{a}_{i}" for i in range(k) for a in ("x", "y")],
+                         *[f"error_{i}" for i in range(k)]])  # fmt: skip
         for i, pts in zip(image_ids, points, strict=True):
-            writer.writerow([i, *[c for p in pts for c in p], *[0.0] * 19])
+            writer.writerow([i, *[c for p in pts for c in p], *[0.0] * k])
     return folder
 
 
@@ -71,3 +71,28 @@ def test_report_routes_measurement_records_to_their_own_section(tmp_path):
     )
     results = load_results(tmp_path)
     assert list(results["measurements"]) == ["gu2net_ceph_measurements"] and results["shipped"] == {}
+
+
+def test_spine_suite_scores_cobb_angles_with_the_shape_prior(tmp_path):
+    suite = SUITES["gu2net_spine_shipped"]
+    coarse, prior = suite.evaluations
+    assert not coarse.shape_prior and prior.shape_prior and prior.cobb and prior.split == "test1"
+    cmd = eval_command(suite, prior, tmp_path, tmp_path / "run", tmp_path / "model.pt")
+    assert cmd[cmd.index("--shape_prior_path") + 1] == str(ROOT / "bundles/gu2net_spine/models/shape_prior.pt")
+    assert "--shape_prior_path" not in eval_command(suite, coarse, tmp_path, tmp_path / "run", tmp_path / "model.pt")
+
+
+@pytest.mark.datasets
+def test_true_corners_as_predictions_reproduce_the_released_cobb_angles(tmp_path):
+    from monai_landmarks.data import load_datalist
+
+    root = dataset_path("aasce_spine")
+    items = load_datalist(root, "test1")[:3]
+    points = [d["landmarks"][0].tolist() for d in items]
+    points[2][4], points[2][5] = points[2][5], points[2][4]  # T2's top corners swapped: its angles are undefined
+    report = _fake_report(tmp_path / "eval", [d["image_id"] for d in items], points, k=68)
+    rec = cobb_record(report, root, "test1")
+    assert rec["cobb"]["count"] == 2 and rec["cobb"]["smape"] < 0.5
+    assert rec["cobb"]["skipped"] == [{"image_id": items[2]["image_id"], "reason": rec["cobb"]["skipped"][0]["reason"]}]
+    assert "T2: corners not in" in rec["cobb"]["skipped"][0]["reason"]
+    assert rec["cobb_from_true_corners"]["count"] == 3 and len(rec["cobb_values"]) == 3
