@@ -37,7 +37,6 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.clinical import COBB_PROTOCOL
 from benchmarks.provenance import RESULTS_DIR, ROOT, load_average, record
 
 SEED = 0  # the bundles' own seed (train.json "seed")
@@ -180,7 +179,7 @@ SUITES = {
         "coarse only, trained on AASCE train with 48 images held out for validation",
         groups="vertebrae",
         more=(Evaluation("aasce_spine_test1_shape_prior", "aasce_spine", "test1",
-                         AASCE_PROTOCOL + "; decoded corners replaced by the bundle's shape prior; " + COBB_PROTOCOL,
+                         AASCE_PROTOCOL + "; corners replaced by the bundle's shape prior (models/shape_prior.pt)",
                          shape_prior=True, cobb=True),),
     ),
     "htc_ceph_measurements": _measurement_suite("htc_ceph"),

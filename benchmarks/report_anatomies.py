@@ -1,6 +1,6 @@
 """The report's section on the spine and chest bundles: the shipped coarse models on their test1, overall and
 per structure, rendered from the ``accuracy_<suite>_<evaluation>.json`` records of the coarse-only shipped suites
-(``gu2net_chest_shipped``, ``gu2net_spine_shipped``)."""
+(``gu2net_chest_shipped``, ``gu2net_spine_shipped``), and the Cobb angles of those that score them."""
 
 from __future__ import annotations
 
@@ -19,8 +19,8 @@ def _overall(errors: list[list[float]], radii: tuple[float, ...]) -> tuple[float
 
 def _overall_rows(records: list[dict]) -> list[str]:
     lines = [
-        "| bundle | protocol | MRE (SD) | SDR % (radii) | pairs | MSE (frame) |",
-        "|---|---|---|---|---|---|",
+        "| bundle | evaluation | protocol | MRE (SD) | SDR % (radii) | pairs | MSE (frame) |",
+        "|---|---|---|---|---|---|---|",
     ]
     for rec in records:
         unit = rec["unit"]
@@ -30,7 +30,8 @@ def _overall_rows(records: list[dict]) -> list[str]:
         mse = rec.get("mse", {}).get("value")
         mse_cell = f"{mse:.1f} px^2" if mse is not None else "-"
         lines.append(
-            f"| `{rec['bundle']}` | {rec['protocol']} | {mre:.2f} {unit} ({sd:.2f}) | {cells} | {n} | {mse_cell} |"
+            f"| `{rec['bundle']}` | `{rec['evaluation']}` | {rec['protocol']} | {mre:.2f} {unit} ({sd:.2f}) | "
+            f"{cells} | {n} | {mse_cell} |"
         )
     return lines
 
@@ -40,11 +41,29 @@ def _group_rows(rec: dict) -> list[str]:
     if not groups:
         return []
     unit = rec["unit"]
-    lines = ["", f"`{rec['bundle']}` per structure ({unit}):", "", "| structure | MRE (SD) | points |", "|---|---|---|"]
+    title = f"`{rec['bundle']}` `{rec['evaluation']}` per structure ({unit}):"
+    lines = ["", title, "", "| structure | MRE (SD) | points |", "|---|---|---|"]
     for name, g in groups.items():
         mre = "-" if g["mre"] is None else f"{g['mre']:.2f}"
         sd = "-" if g["sd"] is None else f"{g['sd']:.2f}"
         lines.append(f"| {name} | {mre} ({sd}) | {g['count']} |")
+    return lines
+
+
+def _cobb_rows(records: list[dict]) -> list[str]:
+    scored = [rec for rec in records if rec.get("cobb")]
+    if not scored:
+        return []
+    lines = ["", "Cobb angles from the predicted corners (`monai_landmarks/analysis/cobb.py`) against the released "
+             "`cobb_angles.csv`, and for scale from the ground-truth corners:", "",
+             "| bundle | evaluation | SMAPE % | MAE mt / pt / tl (deg) | images scored (skipped) | "
+             "ground-truth corners: SMAPE %, images |", "|---|---|---|---|---|---|"]  # fmt: skip
+    for rec in scored:
+        cobb, truth = rec["cobb"], rec["cobb_from_true_corners"]
+        smape = "-" if cobb["smape"] is None else f"{cobb['smape']:.2f}"
+        mae = " / ".join("-" if v is None else f"{v:.2f}" for v in cobb["mae"].values())
+        lines.append(f"| `{rec['bundle']}` | `{rec['evaluation']}` | {smape} | {mae} | {cobb['count']} "
+                     f"({len(cobb['skipped'])}) | {truth['smape']:.3f}, {truth['count']} |")  # fmt: skip
     return lines
 
 
@@ -65,6 +84,7 @@ def anatomies_section(anatomies: dict, command=str) -> list[str]:
         "",
     ]
     lines += _overall_rows(records)
+    lines += _cobb_rows(records)
     for rec in records:
         lines += _group_rows(rec)
     lines += ["", "Evaluation commands:", ""]

@@ -60,7 +60,7 @@ def test_senior_landmarks_as_predictions_score_100_against_senior(tmp_path):
     text = "\n".join(measurements_section({"gu2net_ceph_measurements": fake}, lambda r: "(provenance)"))
     anb = next(line for line in text.splitlines() if line.startswith("| ANB |"))
     assert "/ 100.0 |" in anb and "/ 0.00 deg |" in anb  # against the senior ground truth: all right
-    assert "**mean of the eight** | **" in text and "none verified" in text
+    assert "**mean of the eight** | **" in text and "Lindner & Cootes" in text and "77-79 %" in text
     assert measurements_section({}, str) == []
 
 
