@@ -59,7 +59,9 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 def _linear_weights(n_in: int, n_out: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Indices and weights of a 1D linear resize as ``torch.nn.functional.interpolate(align_corners=False)``."""
     scale = np.float32(n_in) / np.float32(n_out)
-    src = scale * (np.arange(n_out, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5)
+    centres = np.arange(n_out, dtype=np.float32) + np.float32(0.5)
+    # scale * centre - 0.5 rounded once, as torch's fused multiply-add does (float32 in, exact in float64)
+    src = (np.float64(scale) * centres.astype(np.float64) - 0.5).astype(np.float32)
     src = np.maximum(src, np.float32(0))
     i0 = np.minimum(np.floor(src).astype(np.int64), n_in - 1)
     w1 = np.clip(src - i0.astype(np.float32), 0, 1).astype(np.float32)
@@ -146,7 +148,7 @@ class OnnxLandmarkDetector:
         folder = Path(folder)
         providers = providers or ["CPUExecutionProvider"]
         if not (folder / COARSE_FILE).is_file():
-            raise FileNotFoundError(f"{folder / COARSE_FILE}: not found; export the bundle with --format onnx_landmarks.")
+            raise FileNotFoundError(f"{folder / COARSE_FILE}: not found; export with --format onnx_landmarks.")
         self.coarse = ort.InferenceSession(str(folder / COARSE_FILE), providers=providers)
         self.coarse_meta = _metadata(self.coarse)
         self.refiner, self.refiner_meta = None, None

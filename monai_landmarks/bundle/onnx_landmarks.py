@@ -97,8 +97,8 @@ def preprocessing_spec(preprocessing) -> dict:
         if isinstance(t, LandmarkResized) and "image" in t.keys:
             r = t.resizer
             if r.anti_aliasing or str(t.mode) != "bilinear" or r.align_corners not in (None, False):
-                raise ValueError(f"{name}: the ONNX runner resizes bilinearly without anti-aliasing, the config asks "
-                                 f"mode={t.mode}, anti_aliasing={r.anti_aliasing}, align_corners={r.align_corners}.")  # fmt: skip
+                asked = f"mode={t.mode}, anti_aliasing={r.anti_aliasing}, align_corners={r.align_corners}"
+                raise ValueError(f"{name}: the ONNX runner resizes bilinearly without anti-aliasing, not {asked}.")
             spec["resize"] = {"size": [int(s) for s in t.spatial_size], "mode": "bilinear", "align_corners": False}
         elif isinstance(t, NormalizeIntensityd):
             n = t.normalizer
@@ -117,9 +117,16 @@ def _write(module: nn.Module, example: torch.Tensor, path: Path, names: dict, ax
 
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # the tracer's notes on constants (strides, windows) and its deprecation
-        torch.onnx.export(module.eval(), (example,), str(path), dynamo=False, opset_version=OPSET,
-                          input_names=[names["input"]], output_names=["landmarks", "confidence"],
-                          dynamic_axes={names["input"]: axes, "landmarks": {0: "batch"}, "confidence": {0: "batch"}})  # fmt: skip
+        torch.onnx.export(
+            module.eval(),
+            (example,),
+            str(path),
+            dynamo=False,
+            opset_version=OPSET,
+            input_names=[names["input"]],
+            output_names=["landmarks", "confidence"],
+            dynamic_axes={names["input"]: axes, "landmarks": {0: "batch"}, "confidence": {0: "batch"}},
+        )
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})
     onnx.save(model, str(path))
@@ -149,8 +156,11 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
 
     bundle, weights, folder = Path(bundle), Path(weights), Path(folder)
     config, meta_file = bundle / "configs" / "inference.json", bundle / "configs" / "metadata.json"
-    for path, what in ((config, "the bundle's inference config"), (meta_file, "the bundle's metadata"),
-                       (weights, "weights")):  # fmt: skip
+    for path, what in (
+        (config, "the bundle's inference config"),
+        (meta_file, "the bundle's metadata"),
+        (weights, "weights"),
+    ):
         if not path.is_file():
             raise FileNotFoundError(f"{path}: not found ({what}); train the bundle first or pass the file.")
     targets = [folder / COARSE_FILE, folder / REFINER_FILE]
@@ -172,28 +182,45 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
     inferer = _coarse_inferer(parser.get_parsed_content("inferer"))
     refinement = parser.get_parsed_content("refinement") if "refinement" in parser.get() else None
     version = json.loads(meta_file.read_text()).get("version")
-    common = {"bundle": bundle.resolve().name, "bundle_version": version, "landmark_names": parser.get_parsed_content(
-        "landmark_names"), "layout": "image (B, C, W, H), axis 2 = x; points (x, y), pixel centres at integers"}  # fmt: skip
-    coarse_meta = {**common, "weights_sha256": verify_weights_file(weights)["sha256"], "weights_file": weights.name,
-                   "input_size": spec["resize"]["size"], "strides": [int(s) for s, _ in codec.levels],
-                   "decoder": codec.codecs[0].decoder.value, "level_fusion": codec.fuse.value,
-                   "flip_test": inferer is not None, "preprocessing": spec,
-                   "outputs": "landmarks (B, K, 2) in input pixels, confidence (B, K)"}  # fmt: skip
+    common = {
+        "bundle": bundle.resolve().name,
+        "bundle_version": version,
+        "landmark_names": parser.get_parsed_content("landmark_names"),
+        "layout": "image (B, C, W, H), axis 2 = x; points (x, y), pixel centres at integers",
+    }
+    coarse_meta = {
+        **common,
+        "weights_sha256": verify_weights_file(weights)["sha256"],
+        "weights_file": weights.name,
+        "input_size": spec["resize"]["size"],
+        "strides": [int(s) for s, _ in codec.levels],
+        "decoder": codec.codecs[0].decoder.value,
+        "level_fusion": codec.fuse.value,
+        "flip_test": inferer is not None,
+        "preprocessing": spec,
+        "outputs": "landmarks (B, K, 2) in input pixels, confidence (B, K)",
+    }
     folder.mkdir(parents=True, exist_ok=True)
     example = torch.zeros(1, int(getattr(network, "in_channels", 1)), *spec["resize"]["size"])
     axes = {0: "batch", 2: "width", 3: "height"}
     _write(CoarseLandmarks(network, codec, inferer), example, targets[0], {"input": "image"}, axes, coarse_meta)
     if refinement is None:
         return targets[:1]
-    refiner_meta = {**common, "weights_sha256": (refinement.weights or {}).get("sha256"),
-                    "weights_file": Path((refinement.weights or {}).get("path", "refiner.pt")).name,
-                    "patch_size": refinement.patch_size, "patch_spacing_mm": refinement.patch_spacing_mm,
-                    "radius": refinement.radius, "iterations": refinement.iterations,
-                    "shifts_mm": refinement.shifts_mm[1:].tolist(),
-                    "default_spacing_mm": parser.get_parsed_content("refine_default_spacing_mm"),
-                    "outputs": "landmarks (B, K, 2) in patch pixels, confidence (B, K)"}  # fmt: skip
+    used = refinement.weights or {}
+    refiner_meta = {
+        **common,
+        "weights_sha256": used.get("sha256"),
+        "weights_file": Path(used.get("path", "refiner.pt")).name,
+        "patch_size": refinement.patch_size,
+        "patch_spacing_mm": refinement.patch_spacing_mm,
+        "radius": refinement.radius,
+        "iterations": refinement.iterations,
+        "shifts_mm": refinement.shifts_mm[1:].tolist(),  # the first, (0, 0), is the plain look
+        "default_spacing_mm": parser.get_parsed_content("refine_default_spacing_mm"),
+        "outputs": "landmarks (B, K, 2) in patch pixels, confidence (B, K)",
+    }
     k, p = len(common["landmark_names"]), refinement.patch_size
     patches = torch.zeros(1, k, p, p)
-    _write(RefinerLandmarks(refinement.network, refinement.radius), patches, targets[1], {"input": "patches"},
-           {0: "batch"}, refiner_meta)  # fmt: skip
+    refiner = RefinerLandmarks(refinement.network, refinement.radius)
+    _write(refiner, patches, targets[1], {"input": "patches"}, {0: "batch"}, refiner_meta)
     return targets
