@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,8 @@ class OnnxLandmarkDetector:
         points, confidence = self.coarse_landmarks(image)
         if self.refiner is not None:
             spacing = self.refiner_meta["default_spacing_mm"] if spacing is None else spacing
+            if not (np.isfinite(spacing).all() and (np.asarray(spacing) > 0).all()):
+                raise ValueError(f"spacing must be positive, finite mm per pixel, got {spacing!r}.")
             points, confidence = self.refine(zscore(image), points, spacing)
         return points.astype(np.float32), confidence
 
@@ -217,7 +220,7 @@ def _read(path: Path) -> np.ndarray:
     try:
         from PIL import Image
     except ImportError as e:
-        raise SystemExit(f"{path}: reading {path.suffix} files needs Pillow; pass a .npy array instead.") from e
+        raise ValueError(f"reading {path.suffix} files needs Pillow; pass a .npy array instead.") from e
     with Image.open(path) as im:
         return np.asarray(im)
 
@@ -229,13 +232,27 @@ def main(argv=None) -> int:
     parser.add_argument("--spacing", type=float, help="mm per pixel (default: the bundle's training data)")
     parser.add_argument("--no-refine", action="store_true", help="coarse landmarks only")
     args = parser.parse_args(argv)
-    detector = OnnxLandmarkDetector(args.folder, refine=False if args.no_refine else None)
-    for name in args.images:
-        points, confidence = detector(_read(Path(name)), args.spacing)
-        landmarks = [{"name": n, "x": float(p[0]), "y": float(p[1]), "confidence": float(c)}
-                     for n, p, c in zip(detector.landmark_names, points, confidence, strict=True)]  # fmt: skip
-        print(json.dumps({"image": name, "landmarks": landmarks}))
+    try:
+        detector = OnnxLandmarkDetector(args.folder, refine=False if args.no_refine else None)
+        for name in args.images:
+            _print_landmarks(detector, name, args.spacing)
+    except (OSError, ValueError) as e:  # a message naming the file, not a stack trace
+        print(f"onnx_runner: {e}", file=sys.stderr)
+        return 1
     return 0
+
+
+def _print_landmarks(detector: OnnxLandmarkDetector, name: str, spacing) -> None:
+    try:
+        image = _read(Path(name))
+        points, confidence = detector(image, spacing)
+    except ValueError as e:
+        raise ValueError(f"{name}: {e}") from e
+    landmarks = [
+        {"name": n, "x": float(p[0]), "y": float(p[1]), "confidence": float(c)}
+        for n, p, c in zip(detector.landmark_names, points, confidence, strict=True)
+    ]
+    print(json.dumps({"image": name, "landmarks": landmarks}))
 
 
 if __name__ == "__main__":

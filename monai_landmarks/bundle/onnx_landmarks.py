@@ -151,22 +151,12 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
     from monai.bundle import ConfigParser
 
     from ..handlers.checkpoint import load_weights
-    from .export import _domain, _onnx_overrides
+    from .export import _domain, _onnx_overrides, check_export_files
     from .large_files import verify_weights_file
 
     bundle, weights, folder = Path(bundle), Path(weights), Path(folder)
-    config, meta_file = bundle / "configs" / "inference.json", bundle / "configs" / "metadata.json"
-    for path, what in (
-        (config, "the bundle's inference config"),
-        (meta_file, "the bundle's metadata"),
-        (weights, "weights"),
-    ):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found ({what}); train the bundle first or pass the file.")
     targets = [folder / COARSE_FILE, folder / REFINER_FILE]
-    for path in targets:
-        if path.exists():
-            raise FileExistsError(f"{path}: exists; an export does not replace files, choose another --out.")
+    config, meta_file = check_export_files(bundle, weights, targets)
     parser = ConfigParser()
     parser.read_config(str(config))
     parser.update({"bundle_root": str(bundle), **(overrides or {})})

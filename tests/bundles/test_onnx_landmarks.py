@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
+from conftest import dataset_path, linked_images  # tests/conftest.py: skips when the shared datasets are absent
 from PIL import Image
 
 from monai_landmarks import onnx_runner
@@ -140,6 +140,13 @@ def test_a_preprocessing_the_runner_cannot_reproduce_is_refused(tmp_path):
     assert not (tmp_path / "onnx" / "coarse.onnx").exists()
 
 
+def test_runner_bad_input_names_the_problem(tmp_path, capsys):
+    assert onnx_runner.main([str(tmp_path / "nothing"), "x.png"]) == 1
+    assert "nothing/coarse.onnx: not found" in capsys.readouterr().err
+    with pytest.raises(ValueError, match=r"expected a 2D image .* got shape \(2, 3, 4, 5\)"):
+        onnx_runner.to_gray(np.zeros((2, 3, 4, 5)))
+
+
 @pytest.fixture(scope="module")
 def exported(tmp_path_factory) -> dict[str, Path]:
     """Both shipped bundles exported through the command line, once."""
@@ -172,6 +179,8 @@ def test_runner_reproduces_predict_on_the_sample_images(bundle, exported, tmp_pa
         got, confidence = detector(np.asarray(Image.open(images / name)))
         assert got.shape == (19, 2) and confidence.shape == (19,)
         assert np.abs(got - points).max() <= TOLERANCE_PX, (name, np.abs(got - points).max())  # measured: 1.2e-4
+    with pytest.raises(ValueError, match="spacing must be positive"):
+        detector(np.asarray(Image.open(images / name)), spacing=-0.1)
 
 
 @pytest.mark.slow
@@ -200,10 +209,7 @@ def test_runner_reproduces_predict_on_isbi_images(bundle, exported, tmp_path):
 
     root = dataset_path("isbi2015_ceph")
     items = load_datalist(root, split="test1")[:4]
-    images = tmp_path / "images"
-    images.mkdir()
-    for item in items:
-        (images / Path(item["image"]).name).symlink_to(item["image"])
+    images = linked_images(items, tmp_path / "images")
     expected = _predicted(bundle, images, tmp_path / "out", spacing="0.2")
     detector = onnx_runner.OnnxLandmarkDetector(exported[bundle])
     for name, points in expected.items():
