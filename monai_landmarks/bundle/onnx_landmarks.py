@@ -9,7 +9,8 @@ with numpy and onnxruntime alone:
 - ``refiner.onnx``: ``patches (B, K, P, P)`` -> ``landmarks (B, K, 2)`` in patch pixels and ``confidence (B, K)``
   (the refiner and its ``"softmax"`` decoder), when the bundle has refiner weights.
 
-Batch and spatial axes are dynamic (the refiner's patch size is its training setting, so only its batch is).
+Batch and spatial axes are dynamic (spatial sizes in multiples of 16; the refiner's patch size is its training
+setting, so only its batch is).
 Each model's ``metadata_props`` hold what a runner needs without the bundle: landmark names, strides, input size,
 the preprocessing read from ``inference.json``, the patch settings, the bundle's version and the sha256 of the
 weights; the values are JSON. The package layout holds: axis 2 of an image is x (the column), points are ``(x, y)``
@@ -112,7 +113,7 @@ def preprocessing_spec(preprocessing) -> dict:
     return spec
 
 
-def _write(module: nn.Module, example: torch.Tensor, path: Path, names: dict, axes: dict, meta: dict) -> None:
+def _write(module: nn.Module, example: torch.Tensor, name: str, axes: dict, meta: dict, path: Path) -> None:
     import onnx
 
     with warnings.catch_warnings(), torch.no_grad():
@@ -123,13 +124,45 @@ def _write(module: nn.Module, example: torch.Tensor, path: Path, names: dict, ax
             str(path),
             dynamo=False,
             opset_version=OPSET,
-            input_names=[names["input"]],
+            input_names=[name],
             output_names=["landmarks", "confidence"],
-            dynamic_axes={names["input"]: axes, "landmarks": {0: "batch"}, "confidence": {0: "batch"}},
+            dynamic_axes={name: axes, "landmarks": {0: "batch"}, "confidence": {0: "batch"}},
         )
     model = onnx.load(str(path))
     onnx.helper.set_model_props(model, {k: json.dumps(v) for k, v in meta.items()})
     onnx.save(model, str(path))
+
+
+def _coarse_meta(weights: Path, spec: dict, codec, inferer) -> dict:
+    from .large_files import verify_weights_file
+
+    return {
+        "weights_sha256": verify_weights_file(weights)["sha256"],
+        "weights_file": weights.name,
+        "input_size": spec["resize"]["size"],
+        "size_rule": "any size that is a multiple of 16 (the traced network; HTC needs it anyway)",
+        "strides": [int(s) for s, _ in codec.levels],
+        "decoder": codec.codecs[0].decoder.value,
+        "level_fusion": codec.fuse.value,
+        "flip_test": inferer is not None,
+        "preprocessing": spec,
+        "outputs": "landmarks (B, K, 2) in input pixels, confidence (B, K)",
+    }
+
+
+def _refiner_meta(refinement, default_spacing_mm) -> dict:
+    used = refinement.weights or {}
+    return {
+        "weights_sha256": used.get("sha256"),
+        "weights_file": Path(used.get("path", "refiner.pt")).name,
+        "patch_size": refinement.patch_size,
+        "patch_spacing_mm": refinement.patch_spacing_mm,
+        "radius": refinement.radius,
+        "iterations": refinement.iterations,
+        "shifts_mm": refinement.shifts_mm[1:].tolist(),  # the first, (0, 0), is the plain look
+        "default_spacing_mm": default_spacing_mm,
+        "outputs": "landmarks (B, K, 2) in patch pixels, confidence (B, K)",
+    }
 
 
 def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None) -> list[Path]:
@@ -152,7 +185,6 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
 
     from ..handlers.checkpoint import load_weights
     from .export import _domain, _onnx_overrides, check_export_files
-    from .large_files import verify_weights_file
 
     bundle, weights, folder = Path(bundle), Path(weights), Path(folder)
     targets = [folder / COARSE_FILE, folder / REFINER_FILE]
@@ -171,46 +203,28 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
     codec = parser.get_parsed_content("codec")
     inferer = _coarse_inferer(parser.get_parsed_content("inferer"))
     refinement = parser.get_parsed_content("refinement") if "refinement" in parser.get() else None
-    version = json.loads(meta_file.read_text()).get("version")
     common = {
         "bundle": bundle.resolve().name,
-        "bundle_version": version,
+        "bundle_version": json.loads(meta_file.read_text()).get("version"),
         "landmark_names": parser.get_parsed_content("landmark_names"),
         "layout": "image (B, C, W, H), axis 2 = x; points (x, y), pixel centres at integers",
     }
-    coarse_meta = {
-        **common,
-        "weights_sha256": verify_weights_file(weights)["sha256"],
-        "weights_file": weights.name,
-        "input_size": spec["resize"]["size"],
-        "strides": [int(s) for s, _ in codec.levels],
-        "decoder": codec.codecs[0].decoder.value,
-        "level_fusion": codec.fuse.value,
-        "flip_test": inferer is not None,
-        "preprocessing": spec,
-        "outputs": "landmarks (B, K, 2) in input pixels, confidence (B, K)",
-    }
+    size = spec["resize"]["size"]
+    jobs = [  # (module, example input, input name, its dynamic axes, metadata)
+        (CoarseLandmarks(network, codec, inferer), torch.zeros(1, int(getattr(network, "in_channels", 1)), *size),
+         "image", {0: "batch", 2: "width", 3: "height"}, {**common, **_coarse_meta(weights, spec, codec, inferer)}),
+    ]  # fmt: skip
+    if refinement is not None:
+        default_spacing = parser.get_parsed_content("refine_default_spacing_mm")
+        patches = torch.zeros(1, len(common["landmark_names"]), refinement.patch_size, refinement.patch_size)
+        jobs.append((RefinerLandmarks(refinement.network, refinement.radius), patches, "patches", {0: "batch"},
+                     {**common, **_refiner_meta(refinement, default_spacing)}))  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
-    example = torch.zeros(1, int(getattr(network, "in_channels", 1)), *spec["resize"]["size"])
-    axes = {0: "batch", 2: "width", 3: "height"}
-    _write(CoarseLandmarks(network, codec, inferer), example, targets[0], {"input": "image"}, axes, coarse_meta)
-    if refinement is None:
-        return targets[:1]
-    used = refinement.weights or {}
-    refiner_meta = {
-        **common,
-        "weights_sha256": used.get("sha256"),
-        "weights_file": Path(used.get("path", "refiner.pt")).name,
-        "patch_size": refinement.patch_size,
-        "patch_spacing_mm": refinement.patch_spacing_mm,
-        "radius": refinement.radius,
-        "iterations": refinement.iterations,
-        "shifts_mm": refinement.shifts_mm[1:].tolist(),  # the first, (0, 0), is the plain look
-        "default_spacing_mm": parser.get_parsed_content("refine_default_spacing_mm"),
-        "outputs": "landmarks (B, K, 2) in patch pixels, confidence (B, K)",
-    }
-    k, p = len(common["landmark_names"]), refinement.patch_size
-    patches = torch.zeros(1, k, p, p)
-    refiner = RefinerLandmarks(refinement.network, refinement.radius)
-    _write(refiner, patches, targets[1], {"input": "patches"}, {0: "batch"}, refiner_meta)
-    return targets
+    try:
+        for job, target in zip(jobs, targets, strict=False):
+            _write(*job, target)
+    except BaseException:
+        for path in targets:  # both were checked absent above: whatever is there, this run wrote
+            path.unlink(missing_ok=True)
+        raise
+    return targets[: len(jobs)]
