@@ -4,7 +4,7 @@
     monai-landmarks convert   turn a public dataset layout into the dataset format
     monai-landmarks train     train a bundle folder (on --dataset_dir, or on phantoms with --synthetic)
     monai-landmarks evaluate  evaluate a trained bundle on its test split
-    monai-landmarks export    export a trained bundle's network (TorchScript or ONNX)
+    monai-landmarks export    export a trained bundle's network (TorchScript, ONNX, or the ONNX cascade)
     monai-landmarks predict   run a bundle on image files: landmarks as JSON, plus overlay pictures
     monai-landmarks shape-prior  fit a landmark shape model on a dataset's training images (a bundle's prior)
     monai-landmarks --version
@@ -284,11 +284,23 @@ def _export(args: argparse.Namespace) -> int:
 
     bundle = Path(args.bundle)
     weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
+    if args.format == "onnx_landmarks":
+        return _export_landmarks(bundle, weights, args)
     suffix = ".onnx" if args.format == "onnx" else ".ts"
     out = Path(args.out) if args.out else weights.with_suffix(suffix)
     export_bundle(bundle, weights, out, args.format, _settings(args.set))
     used = verify_weights_file(weights)  # checked (and hashed) by export_bundle
     print(f"wrote {out} from {used['path']} (sha256 {used['sha256']})")
+    return EXIT_OK
+
+
+def _export_landmarks(bundle: Path, weights: Path, args: argparse.Namespace) -> int:
+    from monai_landmarks.bundle.onnx_landmarks import export_landmarks_onnx
+
+    out = Path(args.out) if args.out else weights.parent / "onnx"
+    files = export_landmarks_onnx(bundle, weights, out, _settings(args.set))
+    refiner = "" if len(files) > 1 else " (no refiner weights: coarse landmarks only)"
+    print(f"wrote {', '.join(map(str, files))}{refiner}; run them: python -m monai_landmarks.onnx_runner {out}")
     return EXIT_OK
 
 
@@ -377,9 +389,12 @@ def _parser() -> argparse.ArgumentParser:
 
     x = sub.add_parser("export", help="export a bundle's network", description=_export_help())
     x.add_argument("bundle", help="bundle folder (configs/inference.json, models/model.pt)")
-    x.add_argument("--format", choices=("torchscript", "onnx"), default="torchscript")
+    x.add_argument("--format", choices=("torchscript", "onnx", "onnx_landmarks"), default="torchscript",
+                   help="onnx: heatmaps (MONAI's onnx_export); onnx_landmarks: the cascade with its decoding "
+                   "(coarse.onnx, refiner.onnx in the --out folder), run by monai_landmarks.onnx_runner")  # fmt: skip
     x.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
-    x.add_argument("--out", help="output file (default: beside the weights, model.ts or model.onnx)")
+    x.add_argument("--out", help="output file (default: beside the weights, model.ts or model.onnx; onnx_landmarks: "
+                   "a folder, default <weights folder>/onnx)")  # fmt: skip
     x.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     x.set_defaults(run=_export)
 

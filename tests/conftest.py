@@ -18,3 +18,11 @@ def dataset_path(name: str) -> Path:
     if not (path / "dataset.json").is_file():
         pytest.skip(f"dataset {name!r} not found under {DATASETS} (set MONAI_LANDMARKS_DATASETS)")
     return path
+
+
+def linked_images(items, folder: Path) -> Path:
+    """``folder`` holding a link to each datalist item's image (an image folder for ``predict``)."""
+    folder.mkdir()
+    for item in items:
+        (folder / Path(item["image"]).name).symlink_to(item["image"])
+    return folder

@@ -58,6 +58,27 @@ def _domain(parser) -> int | None:
     return domain
 
 
+def check_export_files(bundle: Path, weights: Path, outputs) -> tuple[Path, Path]:
+    """The bundle's ``inference.json`` and ``metadata.json``, checked with the weights before anything is written.
+
+    Raises:
+        FileNotFoundError: a config or the weights are missing.
+        FileExistsError: an output exists (an export never replaces a file).
+    """
+    config, meta = bundle / "configs" / "inference.json", bundle / "configs" / "metadata.json"
+    for path, what in (
+        (config, "the bundle's inference config"),
+        (meta, "the bundle's metadata"),
+        (weights, "weights"),
+    ):
+        if not path.is_file():
+            raise FileNotFoundError(f"{path}: not found ({what}); train the bundle first or pass the file.")
+    for out in outputs:
+        if Path(out).exists():
+            raise FileExistsError(f"{out}: exists; an export does not replace files, choose another --out.")
+    return config, meta
+
+
 def export_bundle(bundle, weights, out, format: str = "torchscript", overrides: dict | None = None) -> Path:
     """Export ``bundle``'s ``network_def`` with ``weights`` to ``out``.
 
@@ -79,16 +100,7 @@ def export_bundle(bundle, weights, out, format: str = "torchscript", overrides: 
     from monai_landmarks.handlers.checkpoint import load_weights
 
     bundle, weights, out = Path(bundle), Path(weights), Path(out)
-    config, meta = bundle / "configs" / "inference.json", bundle / "configs" / "metadata.json"
-    for path, what in (
-        (config, "the bundle's inference config"),
-        (meta, "the bundle's metadata"),
-        (weights, "weights"),
-    ):
-        if not path.is_file():
-            raise FileNotFoundError(f"{path}: not found ({what}); train the bundle first or pass the file.")
-    if out.exists():
-        raise FileExistsError(f"{out}: exists; an export does not replace files, choose another --out.")
+    config, meta = check_export_files(bundle, weights, [out])
     if format not in FORMATS:
         raise ValueError(f"format must be one of {FORMATS}, got {format!r}.")
     overrides = dict(overrides or {})

@@ -212,8 +212,9 @@ def decode_soft_argmax(
     flat, lead = _flat(heatmaps)
     peak, value = _peak(flat)
     around, _ = _patch(flat, peak, radius)
-    size = torch.tensor(flat.shape[1:], device=flat.device)
-    reach = torch.minimum(peak, size - 1 - peak).clamp_max(radius)  # (N, 2) symmetric half-widths
+    # symmetric half-widths (N, 2); the sizes stay traced values, so an ONNX export keeps dynamic heatmap sizes
+    to_end = torch.stack((flat.shape[1] - 1 - peak[:, 0], flat.shape[2] - 1 - peak[:, 1]), dim=1)
+    reach = torch.minimum(peak, to_end).clamp_max(radius)
     offsets = torch.arange(-radius, radius + 1, device=flat.device)
     keep_x = offsets.abs() <= reach[:, 0:1]
     keep_y = offsets.abs() <= reach[:, 1:2]

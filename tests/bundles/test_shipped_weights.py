@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import dataset_path  # tests/conftest.py: skips when the shared datasets are absent
+from conftest import dataset_path, linked_images  # tests/conftest.py: skips when the shared datasets are absent
 from PIL import Image
 
 from monai_landmarks.cli import main
@@ -52,16 +52,11 @@ def test_shipped_bundle_predicts_out_of_the_box(bundle, tmp_path):
 def test_shipped_bundle_on_isbi_test1_matches_its_docs(bundle, tmp_path):
     root = dataset_path("isbi2015_ceph")
     items = load_datalist(root, split="test1")[:6]
-    images = tmp_path / "images"
-    images.mkdir()
-    for item in items:
-        (images / Path(item["image"]).name).symlink_to(item["image"])
+    images = linked_images(items, tmp_path / "images")
     out = tmp_path / "out"
     assert main(["predict", str(ROOT / "bundles" / bundle), str(images), "--out", str(out), "--spacing", "0.2",
                  "--quiet", "--device", "cpu"]) == 0  # fmt: skip
-    errors = [
-        np.linalg.norm(_landmarks(out, Path(i["image"]).name) - i["landmarks"][0], axis=-1) * 0.2 for i in items
-    ]
+    errors = [np.linalg.norm(_landmarks(out, Path(i["image"]).name) - i["landmarks"][0], axis=-1) * 0.2 for i in items]
     mre = float(np.mean(errors))
     # six images vary around the 150-image figure: within half of it either way, and never a gross failure
     assert 0.5 * _documented_mre(bundle) <= mre <= 1.5 * _documented_mre(bundle), mre

@@ -17,6 +17,8 @@ from monai_landmarks.networks.blocks import (
     check_layout,
     fold_batch_norm,
     fold_preceding_batch_norm,
+    fuse_convolution,
+    fuse_modules,
     fuse_separable,
     to_layout,
 )
@@ -164,6 +166,72 @@ class TestFolding:
     def test_fold_preceding_illegal(self, conv, match):
         with pytest.raises(ValueError, match=match):
             fold_preceding_batch_norm(nn.BatchNorm2d(3), conv)
+
+
+def _has_batch_norm(module: nn.Module) -> bool:
+    return any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in module.modules())
+
+
+class TestBlocksFuse:
+    """Each block folds its own norms (``fuse()``); ``fuse_modules`` walks a network and asks each block."""
+
+    def test_separable_view_and_concat_fuse(self):
+        torch.manual_seed(3)
+        block = DomainSeparableConv(2, 6, 4, num_domains=2)
+        _randomise_norms(block)
+        block.eval()
+        view = block.domain_view(1)
+        concat = ConcatSeparableConv(view, split=2)
+        a, b = torch.randn(2, 2, 7, 5), torch.randn(2, 4, 7, 5)
+        fused_view, fused_concat = view.fuse(), concat.fuse()
+        assert not _has_batch_norm(fused_view) and not _has_batch_norm(fused_concat)
+        assert _has_batch_norm(view) and _has_batch_norm(concat)  # the originals are left as they were
+        with torch.no_grad():
+            torch.testing.assert_close(fused_view(torch.cat([a, b], 1)), view(torch.cat([a, b], 1)), atol=1e-5, rtol=0)
+            torch.testing.assert_close(fused_concat(a, b), concat(a, b), atol=1e-5, rtol=0)
+            torch.testing.assert_close(fused_concat.fuse()(a, b), fused_concat(a, b), atol=0, rtol=0)  # idempotent
+
+    def test_transformer_block_fuse(self):
+        torch.manual_seed(4)
+        block = BilinearTransformerBlock(2, 16, reduction=2, ffn_ratio=2)
+        _randomise_norms(block)
+        block.eval()
+        fused = block.fuse()
+        assert not _has_batch_norm(fused) and _has_batch_norm(block)
+        x = torch.randn(2, 16, 6, 5)
+        with torch.no_grad():
+            torch.testing.assert_close(fused(x), block(x), atol=1e-5, rtol=1e-5)
+
+    def test_fuse_convolution(self):
+        from monai.networks.blocks import Convolution
+
+        folds = Convolution(2, 3, 4, adn_ordering="NA", norm="batch", act="relu")
+        no_norm = Convolution(2, 3, 4, adn_ordering="A", act="relu")
+        norm_last = Convolution(2, 3, 4, adn_ordering="AN", norm="batch", act="relu")
+        _randomise_norms(folds)
+        folds.eval()
+        assert fuse_convolution(no_norm) is no_norm and fuse_convolution(norm_last) is norm_last
+        fused = fuse_convolution(folds)
+        assert not _has_batch_norm(fused) and not fused.training
+        x = torch.randn(2, 3, 8, 8)
+        with torch.no_grad():
+            torch.testing.assert_close(fused(x), folds(x), atol=1e-5, rtol=1e-5)
+
+    def test_fuse_modules_walks_children(self):
+        torch.manual_seed(5)
+        net = nn.Sequential(
+            DilatedResidualBlock(2, 3, 8),  # no fuse() of its own: walked, its MONAI Convolutions folded
+            nn.Sequential(BilinearTransformerBlock(2, 8, reduction=2, ffn_ratio=2)),  # nested: found by the walk
+            nn.Conv2d(8, 2, 1),
+        )
+        _randomise_norms(net)
+        net.eval()
+        x = torch.randn(2, 3, 8, 6)
+        with torch.no_grad():
+            expected = net(x)
+            fused = fuse_modules(net)
+            assert fused is net and not _has_batch_norm(fused)
+            torch.testing.assert_close(fused(x), expected, atol=1e-5, rtol=1e-5)
 
 
 def _naive_bilinear_pooling(att: BilinearPoolingAttention, x: torch.Tensor) -> torch.Tensor:

@@ -9,11 +9,15 @@ Multiresolution Learning Approach with a Hybrid Transformer-CNN Model", MICCAI 2
 
 from __future__ import annotations
 
+import copy
+
 import torch
 from monai.networks.layers import DropPath
 from monai.networks.layers.factories import Conv
 from monai.networks.layers.utils import get_act_layer, get_norm_layer
 from torch import nn
+
+from monai_landmarks.networks.blocks.fusion import fold_preceding_batch_norm
 
 __all__ = ["BilinearPoolingAttention", "BilinearTransformerBlock"]
 
@@ -112,3 +116,14 @@ class BilinearTransformerBlock(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         x = x + self.drop_path(self.attn(self.norm1(x)))
         return x + self.drop_path(self.ffn(self.norm2(x)))
+
+    def fuse(self) -> BilinearTransformerBlock:
+        """An inference copy (eval mode) with both pre-norms folded into the 1x1 convs that read them (the
+        attention input and the FFN input); this block is left unchanged. Equal in eval mode up to float rounding.
+        """
+        fused = copy.deepcopy(self).eval()
+        fused.attn.qkv = fold_preceding_batch_norm(self.norm1, self.attn.qkv)
+        fused.ffn[0] = fold_preceding_batch_norm(self.norm2, self.ffn[0])
+        fused.norm1 = nn.Identity()
+        fused.norm2 = nn.Identity()
+        return fused

@@ -1,14 +1,20 @@
-"""Folding of batch normalisation into the preceding convolution, for inference."""
+"""Folding of batch normalisation into the preceding convolution, for inference, and the generic fuse walk.
+
+As in timm, each block that holds something to fold owns a ``fuse()`` method returning its inference copy;
+:func:`fuse_modules` walks a network and replaces each such child by it, so a network's ``fuse`` never reaches
+into its blocks' internals.
+"""
 
 from __future__ import annotations
 
 import copy
 
 import torch
+from monai.networks.blocks import Convolution
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_weights
 
-__all__ = ["fold_batch_norm", "fold_preceding_batch_norm"]
+__all__ = ["fold_batch_norm", "fold_preceding_batch_norm", "fuse_convolution", "fuse_modules"]
 
 
 def _check_norm(norm: nn.Module) -> None:
@@ -97,3 +103,34 @@ def fold_preceding_batch_norm(norm: nn.Module, conv: nn.Module) -> nn.Module:
     fused.weight = nn.Parameter(weight, requires_grad=False)
     fused.bias = nn.Parameter(bias, requires_grad=False)
     return fused
+
+
+def fuse_convolution(layer: Convolution) -> nn.Module:
+    """MONAI's ``Convolution`` (conv, then ADN) with its batch norm folded into the conv, or ``layer`` unchanged.
+
+    MONAI's block has no ``fuse()`` of its own, so the walk folds it here: ``Sequential(folded conv, the rest of the
+    ADN)`` when the ADN starts with a batch norm (norm first: ``"NA"``, ``"N"``, ``"NDA"``); any other layer (no
+    norm, another norm, or the norm after the activation) is returned as it is.
+    """
+    adn = getattr(layer, "adn", None)
+    parts = list(adn.named_children()) if adn is not None else []
+    if not parts or parts[0][0] != "N" or not isinstance(parts[0][1], nn.modules.batchnorm._BatchNorm):
+        return layer
+    folded = nn.Sequential(fold_batch_norm(layer.conv, parts[0][1]), *[copy.deepcopy(m) for _, m in parts[1:]])
+    return folded.train(layer.training)
+
+
+def fuse_modules(module: nn.Module) -> nn.Module:
+    """Fold, in place, every child of ``module`` that can be folded, walking the whole tree (eval mode assumed).
+
+    A child with a ``fuse()`` method is replaced by what that returns (the block owns its folding, and its subtree);
+    a MONAI ``Convolution`` by :func:`fuse_convolution`; every other child is walked. Returns ``module``.
+    """
+    for name, child in module.named_children():
+        if callable(getattr(child, "fuse", None)):
+            setattr(module, name, child.fuse())
+        elif isinstance(child, Convolution):
+            setattr(module, name, fuse_convolution(child))
+        else:
+            fuse_modules(child)
+    return module

@@ -16,7 +16,7 @@ from torch import nn
 
 from monai_landmarks.networks.blocks.fusion import fold_batch_norm
 
-__all__ = ["ConcatSeparableConv", "DomainSeparableConv", "fuse_separable"]
+__all__ = ["ConcatSeparableConv", "DomainSeparableConv", "SeparableView", "fuse_separable"]
 
 
 def _check_positive(name: str, value: int) -> None:
@@ -31,8 +31,8 @@ class DomainSeparableConv(nn.Module):
     pointwise convolution, which holds almost all of the weights, is shared by all domains. Both convolutions
     have a bias, as in the published implementation.
 
-    ``forward(x, domain)`` runs the layers of one domain. :meth:`domain_view` returns the same computation as an
-    ``nn.Sequential`` of the shared modules (no copies), which TorchScript can script and trace; :func:`fuse_separable`
+    ``forward(x, domain)`` runs the layers of one domain. :meth:`domain_view` returns the same computation as a
+    :class:`SeparableView` of the shared modules (no copies), which TorchScript can script and trace; its ``fuse()``
     folds the normalisation into the pointwise convolution for inference.
 
     Args:
@@ -90,11 +90,22 @@ class DomainSeparableConv(nn.Module):
         x = self.pointwise(self.depthwise[domain](x))
         return self.act(self.norm[domain](x))
 
-    def domain_view(self, domain: int) -> nn.Sequential:
-        """The layers of one domain as ``Sequential(depthwise, pointwise, norm, act)``; shares the parameters."""
+    def domain_view(self, domain: int) -> SeparableView:
+        """The layers of one domain as ``SeparableView(depthwise, pointwise, norm, act)``; shares the parameters."""
         if not 0 <= domain < self.num_domains:
             raise ValueError(f"domain must be in [0, {self.num_domains}), got {domain}.")
-        return nn.Sequential(self.depthwise[domain], self.pointwise, self.norm[domain], self.act)
+        return SeparableView(self.depthwise[domain], self.pointwise, self.norm[domain], self.act)
+
+
+class SeparableView(nn.Sequential):
+    """One domain of a :class:`DomainSeparableConv`: ``Sequential(depthwise, pointwise, norm, act)``.
+
+    A plain ``nn.Sequential`` (same state dict, scriptable) that knows how to fold itself: :meth:`fuse`.
+    """
+
+    def fuse(self) -> nn.Sequential:
+        """The inference copy with the norm folded into the pointwise conv (:func:`fuse_separable`)."""
+        return fuse_separable(self)
 
 
 class ConcatSeparableConv(nn.Module):
@@ -136,6 +147,13 @@ class ConcatSeparableConv(nn.Module):
         db = F.conv2d(b, wd[s:], bd_b, padding=self.padding, groups=wd.shape[0] - s)
         y = F.conv2d(da, wp[:, :s], self.pointwise.bias) + F.conv2d(db, wp[:, s:])
         return self.post(y)
+
+    def fuse(self) -> ConcatSeparableConv:
+        """An inference copy with the norm of ``post`` folded into the pointwise conv (a copy as is if none)."""
+        if not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in self.post):
+            return copy.deepcopy(self)
+        view = nn.Sequential(self.depthwise, self.pointwise, *self.post)
+        return ConcatSeparableConv(fuse_separable(view), self.split)
 
 
 def fuse_separable(view: nn.Sequential) -> nn.Sequential:

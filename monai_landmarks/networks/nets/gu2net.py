@@ -16,9 +16,9 @@ from monai.networks.blocks import Convolution, UpSample
 from monai.networks.layers.factories import Conv
 from torch import nn
 
-from monai_landmarks.networks.blocks.fusion import fold_batch_norm
+from monai_landmarks.networks.blocks.fusion import fuse_modules
 from monai_landmarks.networks.blocks.layout import check_layout, to_layout
-from monai_landmarks.networks.blocks.separable import ConcatSeparableConv, DomainSeparableConv, fuse_separable
+from monai_landmarks.networks.blocks.separable import ConcatSeparableConv, DomainSeparableConv
 
 __all__ = ["GU2Net", "GU2NetDomain"]
 
@@ -250,10 +250,6 @@ class _UpStep(nn.Module):
         return self.second(self.first(skip, y))  # = double_conv(cat([skip, y], dim=1))
 
 
-def _as_view(block: ConcatSeparableConv) -> nn.Sequential:
-    return nn.Sequential(block.depthwise, block.pointwise, *block.post)
-
-
 class GU2NetDomain(nn.Module):
     """One domain of a :class:`GU2Net` as a plain module: ``forward(x)`` -> heatmaps; scriptable and traceable.
 
@@ -341,18 +337,7 @@ class GU2NetDomain(nn.Module):
 
     def fuse(self) -> GU2NetDomain:
         """An independent inference copy (eval mode, no gradients) with every BatchNorm folded into its conv."""
-        fused = copy.deepcopy(self).eval()
-        fused.stem = nn.Sequential(*[fuse_separable(v) for v in fused.stem])
-        fused.down = nn.ModuleList([nn.Sequential(*[fuse_separable(v) for v in b]) for b in fused.down])
-        fused.up = nn.ModuleList(
-            [
-                _UpStep(ConcatSeparableConv(fuse_separable(_as_view(u.first)), u.first.split), fuse_separable(u.second))
-                for u in fused.up
-            ]
-        )
-        fused.global_body = nn.Sequential(
-            *[nn.Sequential(fold_batch_norm(layer.conv, layer.adn.N), layer.adn.A) for layer in fused.global_body]
-        )
+        fused = fuse_modules(copy.deepcopy(self).eval())  # each block folds its own norms
         if self.layout != "channels_first":  # the fused copy runs without gradients: NHWC global convs
             fused.global_in.to(memory_format=torch.channels_last)
             fused.global_in_local.to(memory_format=torch.channels_last)

@@ -20,7 +20,7 @@ from torch import nn
 from torch.utils.checkpoint import checkpoint
 
 from monai_landmarks.networks.blocks.attention import BilinearTransformerBlock
-from monai_landmarks.networks.blocks.fusion import fold_batch_norm, fold_preceding_batch_norm
+from monai_landmarks.networks.blocks.fusion import fuse_modules
 from monai_landmarks.networks.blocks.layout import check_layout, to_layout
 from monai_landmarks.networks.blocks.residual import DilatedResidualBlock
 
@@ -307,24 +307,12 @@ class HTC(nn.Module):
         pre-norms of each transformer block are folded into the 1x1 convs that read them (attention input, FFN
         input). Outputs equal this network's eval-mode outputs up to float rounding.
         """
-        fused = copy.deepcopy(self).eval()
-        for stage in fused.stages:
-            t = stage.transformer
-            t.attn.qkv = fold_preceding_batch_norm(t.norm1, t.attn.qkv)
-            t.ffn[0] = fold_preceding_batch_norm(t.norm2, t.ffn[0])
-            t.norm1 = nn.Identity()
-            t.norm2 = nn.Identity()
-            c = stage.conv
-            c.conv1 = nn.Sequential(fold_batch_norm(c.conv1.conv, c.conv1.adn.N), c.conv1.adn.A)
-            c.conv2 = fold_batch_norm(c.conv2.conv, c.conv2.adn.N)
-        if fused.head_half is not None:
-            up = fused.head_half[0]
-            fused.head_half[0] = nn.Sequential(fold_batch_norm(up.conv, up.adn.N), up.adn.A)
+        fused = fuse_modules(copy.deepcopy(self).eval())  # the transformer blocks fold their own pre-norms
         if fused.layout != "channels_first":  # no gradients in the fused copy: NHWC weights, no per-call reorder
             fused.to(memory_format=torch.channels_last)
         for p in fused.parameters():
             p.requires_grad_(False)
-        return fused
+        return fused.eval()
 
     def forward(self, x: torch.Tensor):
         """Heatmaps, coarsest first: ``(quarter, half)`` (or the 1-tuple of the one head built)."""
