@@ -442,3 +442,33 @@ def test_chest_dataset_records_spacing_and_groups(tmp_path):
     assert items[0]["image"].endswith(".png")
     image, points = render_phantom("chest", np.random.default_rng([2, 0]), (128, 128))
     assert np.array_equal(read_image(items[0]["image"])[0], np.rint(image * 255))
+
+
+class _Disc:
+    """A one-landmark anatomy: a bone disc whose centre is the landmark."""
+
+    valid = True
+
+    def __init__(self, rng):
+        self.centre = rng.uniform(40, 60, 2)
+
+    def landmarks(self):
+        return self.centre[None]
+
+    def draw(self, film):
+        film.ellipse(self.centre, (10.0, 10.0), density=0.8)
+
+
+def test_a_new_anatomy_is_one_registered_kind(monkeypatch, tmp_path):
+    from monai_landmarks.data.phantoms import KINDS, PhantomKind
+    from monai_landmarks.data.phantoms.geometry import PoseSpread
+
+    disc = PhantomKind("disc", ("centre",), (100.0, 100.0), (32, 32), _Disc, PoseSpread((0.9, 1.1), 5.0, 2.0))
+    monkeypatch.setitem(KINDS, "disc", disc)
+    image, points = render_phantom("disc", 0)
+    assert image.shape == (32, 32) and points.shape == (1, 2)
+    x, y = (int(round(v)) for v in points[0])
+    assert image[x, y] > image[0, 0] + 0.2  # the landmark sits on the drawn bone
+    root = generate_phantom_dataset(tmp_path / "disc", "disc", 2, 0, 1)
+    assert (root / "images" / "disc0002.png").is_file()
+    assert "centre" in (root / "dataset.json").read_text()

@@ -12,7 +12,7 @@ radiograph. Everything is deterministic given the ``numpy.random.Generator``; :f
 draws one phantom.
 
 A new anatomy is one new module here that defines a :class:`~.kind.PhantomKind` named ``KIND``, and its
-name in :data:`ANATOMIES`.
+name in :data:`ANATOMIES` (and in the command line's ``synth --kind`` choices, which ``tests/cli`` checks).
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ GENERATOR_VERSION = 2  # bump when phantoms change: cached datasets of another v
 def phantom_kind(kind: str) -> PhantomKind:
     """The registered anatomy ``kind``; a ValueError lists the valid kinds."""
     if kind not in KINDS:
-        raise ValueError(f"unknown phantom kind {kind!r}; valid kinds: {PHANTOM_KINDS}.")
+        raise ValueError(f"unknown phantom kind {kind!r}; valid kinds: {tuple(KINDS)}.")
     return KINDS[kind]
 
 
