@@ -163,9 +163,10 @@ def _cranium(rng: np.random.Generator) -> Cranium:
     thickness = 6.0 * u(0.85, 1.2)
     nasion = vault + (vault_radii + thickness / 2) * direction(14 + n(0, 2))
     proportions = np.array([u(0.94, 1.06), u(0.92, 1.08)])
+    m = MEANS
     sella, orbitale, porion, pns, ans = (
-        _place(nasion, proportions, getattr(MEANS, name), sd, rng)
-        for name, sd in (("sella", 2.0), ("orbitale", 1.5), ("porion", 2.0), ("pns", 1.5), ("ans", 1.2))
+        _place(nasion, proportions, mean, sd, rng)
+        for mean, sd in ((m.sella, 2.0), (m.orbitale, 1.5), (m.porion, 2.0), (m.pns, 1.5), (m.ans, 1.2))
     )
     return Cranium(
         vault, vault_radii, thickness, nasion, proportions, sella, orbitale, porion, pns, ans,
