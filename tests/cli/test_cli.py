@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from monai_landmarks.cli import main
-from monai_landmarks.data import generate_phantom_dataset
+from monai_landmarks.data import PHANTOM_KINDS, generate_phantom_dataset
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 
@@ -24,6 +24,13 @@ def test_usage_error_exits_2(capsys):
     with pytest.raises(SystemExit) as exit_:
         main(["synth"])
     assert exit_.value.code == 2
+
+
+def test_synth_offers_every_phantom_kind(capsys):
+    """The command line lists the kinds itself (it imports nothing heavy to build its parser): it must list them all."""
+    with pytest.raises(SystemExit):
+        main(["synth", "--help"])
+    assert "--kind {" + ",".join(PHANTOM_KINDS) + "}" in capsys.readouterr().out
 
 
 def test_synth_writes_dataset_and_overlays(tmp_path, capsys):

@@ -7,6 +7,8 @@ import torch
 from monai_landmarks.data import error_protocol, load_datalist, read_metadata
 from monai_landmarks.data import synthetic as syn
 from monai_landmarks.data.image_reader import read_image
+from monai_landmarks.data.phantoms import KINDS
+from monai_landmarks.data.phantoms.head import head_anatomy
 from monai_landmarks.data.synthetic import (
     DEFAULT_SIZES,
     PHANTOM_KINDS,
@@ -112,7 +114,8 @@ def test_landmarks_lie_on_drawn_structure(kind):
     to what is drawn.
     """
     size = HALF[kind]
-    mm = min(size[0] / syn._FIELD_MM[kind][0], size[1] / syn._FIELD_MM[kind][1])  # pixels per mm
+    field = KINDS[kind].field_mm
+    mm = min(size[0] / field[0], size[1] / field[1])  # pixels per mm
     radii = [max(1, round((8 if n in CENTROIDS[kind] else 3) * mm)) for n in landmark_names(kind)]
     random_pass = []
     for seed in range(6):
@@ -157,25 +160,23 @@ def _point_line_distance(p, origin, direction):
 
 def test_head_landmarks_follow_their_geometric_definitions():
     for seed in range(15):
-        h = syn._head_anatomy(_rng(seed))
-        chin, rc = h["chin"], h["chin radius"]
-        for key in ("pog", "gn", "me"):  # on the chin's arc
-            assert np.linalg.norm(h[key] - chin) == pytest.approx(rc)
-        assert h["pog"][0] == pytest.approx(chin[0] + rc) and h["me"][1] == pytest.approx(chin[1] + rc)
+        h = head_anatomy(_rng(seed))
+        c, t, m = h.cranium, h.teeth, h.mandible
+        for point in (m.pog, m.gn, m.me):  # on the chin's arc
+            assert np.linalg.norm(point - m.chin) == pytest.approx(m.chin_radius)
+        assert m.pog[0] == pytest.approx(m.chin[0] + m.chin_radius)
+        assert m.me[1] == pytest.approx(m.chin[1] + m.chin_radius)
         # B point is behind the line infradentale - pogonion, A point behind ANS - prosthion
-        for deep, (top, bottom) in (("b", ("infradentale", "pog")), ("a", ("ans", "prosthion"))):
-            t, b = h[top], h[bottom]
-            along = (h[deep][1] - t[1]) / (b[1] - t[1])
-            assert h[deep][0] < t[0] + along * (b[0] - t[0])
+        for deep, top, bottom in ((m.b, t.infradentale, m.pog), (t.a, c.ans, t.prosthion)):
+            along = (deep[1] - top[1]) / (bottom[1] - top[1])
+            assert deep[0] < top[0] + along * (bottom[0] - top[0])
         # articulare: on the ramus' posterior border and on the clivus' lower edge
-        if h["valid"]:
-            assert _point_line_distance(h["ar"], h["gonial corner"], h["ramus dir"]) < 1e-9
-            assert _point_line_distance(h["ar"], h["clivus start"], h["clivus dir"]) == pytest.approx(
-                h["clivus radius"]
-            )
+        if h.valid:
+            assert _point_line_distance(m.ar, m.gonial_corner, m.ramus_dir) < 1e-9
+            assert _point_line_distance(m.ar, h.clivus.start, h.clivus.dir) == pytest.approx(h.clivus.radius)
         # gonion: on the bisector of the gonial angle
-        v = h["go"] - h["gonial corner"]
-        assert np.dot(v, h["ramus dir"]) == pytest.approx(np.dot(v, h["mp dir"]))
+        v = m.go - m.gonial_corner
+        assert np.dot(v, m.ramus_dir) == pytest.approx(np.dot(v, m.mp_dir))
 
 
 @pytest.mark.parametrize(
@@ -441,3 +442,33 @@ def test_chest_dataset_records_spacing_and_groups(tmp_path):
     assert items[0]["image"].endswith(".png")
     image, points = render_phantom("chest", np.random.default_rng([2, 0]), (128, 128))
     assert np.array_equal(read_image(items[0]["image"])[0], np.rint(image * 255))
+
+
+class _Disc:
+    """A one-landmark anatomy: a bone disc whose centre is the landmark."""
+
+    valid = True
+
+    def __init__(self, rng):
+        self.centre = rng.uniform(40, 60, 2)
+
+    def landmarks(self):
+        return self.centre[None]
+
+    def draw(self, film):
+        film.ellipse(self.centre, (10.0, 10.0), density=0.8)
+
+
+def test_a_new_anatomy_is_one_registered_kind(monkeypatch, tmp_path):
+    from monai_landmarks.data.phantoms import KINDS, PhantomKind
+    from monai_landmarks.data.phantoms.geometry import PoseSpread
+
+    disc = PhantomKind("disc", ("centre",), (100.0, 100.0), (32, 32), _Disc, PoseSpread((0.9, 1.1), 5.0, 2.0))
+    monkeypatch.setitem(KINDS, "disc", disc)
+    image, points = render_phantom("disc", 0)
+    assert image.shape == (32, 32) and points.shape == (1, 2)
+    x, y = (int(round(v)) for v in points[0])
+    assert image[x, y] > image[0, 0] + 0.2  # the landmark sits on the drawn bone
+    root = generate_phantom_dataset(tmp_path / "disc", "disc", 2, 0, 1)
+    assert (root / "images" / "disc0002.png").is_file()
+    assert "centre" in (root / "dataset.json").read_text()

@@ -15,11 +15,14 @@ on an edge: lungs lower the density of the thorax, the heart raises it, clavicle
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import accumulate
 
 import numpy as np
 
-from monai_landmarks.data.synthetic import _Film, _Pose
+from .film import Film
+from .geometry import PoseSpread
+from .kind import Parts, PhantomKind
 
 STRUCTURES = (("right lung", 44), ("left lung", 50), ("heart", 26), ("right clavicle", 23), ("left clavicle", 23))
 LANDMARK_NAMES = tuple(f"{name} {i}" for name, count in STRUCTURES for i in range(count))
@@ -28,6 +31,32 @@ LANDMARK_GROUPS = {name: (a, b) for (name, _), a, b in zip(STRUCTURES, _ENDS[:-1
 FIELD_MM = (358.4, 358.4)
 DEFAULT_SIZE = (256, 256)
 _MM = 0.7  # the templates are in pixels of a 512 x 512 film
+
+
+@dataclass(frozen=True)
+class Contour:
+    outline: np.ndarray  # the drawn closed curve, densely sampled (mm)
+    points: np.ndarray  # its landmarks: equal arc lengths from the outline's first point
+
+
+@dataclass(frozen=True)
+class Chest(Parts):
+    """The five structures in landmark order (:data:`STRUCTURES`)."""
+
+    right_lung: Contour
+    left_lung: Contour
+    heart: Contour
+    right_clavicle: Contour
+    left_clavicle: Contour
+
+    valid = True
+
+    def landmarks(self) -> np.ndarray:
+        return np.vstack([contour.points for contour in self])
+
+    def draw(self, film: Film) -> None:
+        _draw(film, self)
+
 
 # Template points (x, y) in 512-frame pixels, in landmark order from each contour's first point.
 _RIGHT_LUNG = [(186, 42), (140, 60), (106, 100), (86, 160), (76, 240), (66, 320), (58, 408), (100, 385),
@@ -65,52 +94,54 @@ def _vary(rng: np.random.Generator, template, scale, shift, jitter: float) -> np
     return centre + shift + (p - centre) * scale + rng.normal(0, jitter, p.shape)
 
 
-def chest_anatomy(rng: np.random.Generator) -> dict:
+def _clavicle(rng: np.random.Generator, template, side: int) -> np.ndarray:
+    n, u = rng.normal, rng.uniform
+    p = _vary(rng, template, (u(0.9, 1.1), 1.0), n(0, 3, 2), 0.5)
+    a = np.deg2rad(side * n(0, 4))  # swung about its medial end
+    medial = p[5]
+    c, s = np.cos(a), np.sin(a)
+    return medial + (p - medial) @ np.array([[c, s], [-s, c]])
+
+
+def chest_anatomy(rng: np.random.Generator) -> Chest:
     """Each structure's dense outline and its landmarks (mm), in landmark order."""
     n, u = rng.normal, rng.uniform
     thorax = np.array([u(0.9, 1.08), u(0.88, 1.1)])  # width and height of the lungs
-    controls = {
-        "right lung": _vary(rng, _RIGHT_LUNG, thorax * u(0.95, 1.05), n(0, 2, 2), 1.8),
-        "left lung": _vary(rng, _LEFT_LUNG, thorax * u(0.95, 1.05), n(0, 2, 2), 1.8),
-        "heart": _vary(rng, _HEART, u(0.85, 1.15) * (1 + n(0, 0.04, 2)), n(0, 4, 2) + (0, 10 * (thorax[1] - 1)), 1.5),
-    }
-    for name, template, side in (("right clavicle", _RIGHT_CLAVICLE, 1), ("left clavicle", _LEFT_CLAVICLE, -1)):
-        p = _vary(rng, template, (u(0.9, 1.1), 1.0), n(0, 3, 2), 0.5)
-        a = np.deg2rad(side * n(0, 4))  # swung about its medial end
-        medial = p[5]
-        c, s = np.cos(a), np.sin(a)
-        controls[name] = medial + (p - medial) @ np.array([[c, s], [-s, c]])
-    outlines = {name: closed_spline(p) for name, p in controls.items()}
-    points = {name: resample_closed(outlines[name], count) for name, count in STRUCTURES}
-    return {"outlines": outlines, "points": points, "valid": True}
+    controls = [
+        _vary(rng, _RIGHT_LUNG, thorax * u(0.95, 1.05), n(0, 2, 2), 1.8),
+        _vary(rng, _LEFT_LUNG, thorax * u(0.95, 1.05), n(0, 2, 2), 1.8),
+        _vary(rng, _HEART, u(0.85, 1.15) * (1 + n(0, 0.04, 2)), n(0, 4, 2) + (0, 10 * (thorax[1] - 1)), 1.5),
+        _clavicle(rng, _RIGHT_CLAVICLE, 1),
+        _clavicle(rng, _LEFT_CLAVICLE, -1),
+    ]
+    outlines = [closed_spline(p) for p in controls]
+    return Chest(*(Contour(o, resample_closed(o, count)) for o, (_, count) in zip(outlines, STRUCTURES, strict=True)))
 
 
-def _draw(film: _Film, chest: dict) -> None:
-    o = chest["outlines"]
+def _draw(film: Film, chest: Chest) -> None:
     torso = np.array([(20, 60), (90, 20), (150, 5), (208, 5), (268, 20), (338, 60), (352, 370), (6, 370)])
     film.polygon(torso, soft=True)
     film.polygon(torso + (0, 8), density=0.45, cortex=0.0, marrow=1.0)  # the thorax and abdomen
     film.capsule((179.2, -10), (179.2, 370), ((0, 14), (1, 17)), density=0.2, cortex=1.0, marrow=0.6)  # spine
-    for lung in ("right lung", "left lung"):
-        film.polygon(o[lung], density=-0.38, cortex=0.0, marrow=1.0)
-    film.polygon(o["heart"], density=0.3, cortex=0.0, marrow=1.0)
-    for side, lung in ((-1, o["right lung"]), (1, o["left lung"])):  # posterior ribs across each lung
+    for lung in (chest.right_lung, chest.left_lung):
+        film.polygon(lung.outline, density=-0.38, cortex=0.0, marrow=1.0)
+    film.polygon(chest.heart.outline, density=0.3, cortex=0.0, marrow=1.0)
+    for side, lung in ((-1, chest.right_lung.outline), (1, chest.left_lung.outline)):  # posterior ribs across each lung
         top, bottom = lung[:, 1].min(), lung[:, 1].max()
         for y in np.linspace(top + 8, bottom - 30, 8):
             t = np.linspace(0, 1, 6)[:, None]
             bend = (0, 1) * (-14 * np.sin(np.pi * t) + 45 * t**2)  # up, then down the chest wall
             rib = np.array([179.2 + side * 22, y - 18]) + t * (side * 140, 0) + bend
             film.polyline(rib, 3.5, density=0.12, cortex=1.0, marrow=0.4)
-    for clavicle in ("right clavicle", "left clavicle"):
-        film.polygon(o[clavicle], density=0.55, cortex=1.5, marrow=0.5)
+    for clavicle in (chest.right_clavicle, chest.left_clavicle):
+        film.polygon(clavicle.outline, density=0.55, cortex=1.5, marrow=0.5)
 
 
-def build(rng: np.random.Generator, size) -> tuple[np.ndarray, bool, _Pose, object]:
-    chest = chest_anatomy(rng)
-    pose = _Pose(size, FIELD_MM, rng.uniform(0.9, 1.04), rng.uniform(-4, 4), rng.normal(0, 5, 2))
-    points = np.vstack([chest["points"][name] for name, _ in STRUCTURES])
-    return points, chest["valid"], pose, lambda film: _draw(film, chest)
+KIND = PhantomKind(
+    "chest", LANDMARK_NAMES, FIELD_MM, DEFAULT_SIZE, anatomy=chest_anatomy,
+    pose=PoseSpread(scale=(0.9, 1.04), rotation=4.0, shift_mm=5.0), calibrated=True,
+    metadata={"landmark_groups": {name: list(ends) for name, ends in LANDMARK_GROUPS.items()}},
+)  # fmt: skip
 
-
-__all__ = ["DEFAULT_SIZE", "FIELD_MM", "LANDMARK_GROUPS", "LANDMARK_NAMES", "STRUCTURES", "build", "chest_anatomy",
-           "closed_spline", "resample_closed"]  # fmt: skip
+__all__ = ["DEFAULT_SIZE", "FIELD_MM", "KIND", "LANDMARK_GROUPS", "LANDMARK_NAMES", "STRUCTURES", "Chest", "Contour",
+           "chest_anatomy", "closed_spline", "resample_closed"]  # fmt: skip

@@ -12,10 +12,13 @@ Pedicles, spinous processes, ribs, lung fields and the pelvis surround it. There
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-from monai_landmarks.data.synthetic import _Film, _Pose
+from .film import Film
+from .geometry import PoseSpread
+from .kind import PhantomKind
 
 VERTEBRAE = tuple(f"T{i}" for i in range(1, 13)) + tuple(f"L{i}" for i in range(1, 6))
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -23,6 +26,25 @@ LANDMARK_NAMES = tuple(f"{v} {c}" for v in VERTEBRAE for c in CORNERS)
 FIELD_MM = (216.0, 560.0)  # about 1:2.6, as an AASCE film cropped to T1-pelvis
 DEFAULT_SIZE = (160, 432)
 IMAGE_FORMAT = "jpeg"  # the AASCE images are JPEG files
+
+
+@dataclass(frozen=True)
+class Spine:
+    """The 17 vertebral bodies, top to bottom (canonical mm)."""
+
+    corners: np.ndarray  # (17, 4, 2): TL, TR, BL, BR of each body
+    centres: np.ndarray  # (17, 2)
+    down: np.ndarray  # (17, 2) unit vectors along each body's axis, downwards
+    right: np.ndarray  # (17, 2) unit vectors across it
+    widths: np.ndarray  # (17,)
+    heights: np.ndarray  # (17,)
+    valid: bool  # the bodies do not overlap
+
+    def landmarks(self) -> np.ndarray:
+        return self.corners.reshape(-1, 2)
+
+    def draw(self, film: Film) -> None:
+        _draw(film, self)
 
 
 def vary_size(rng: np.random.Generator, size: Sequence[int]) -> tuple[int, int]:
@@ -49,7 +71,7 @@ def _centre_line(rng: np.random.Generator, top: float, length: float):
     return x, slope
 
 
-def spine_anatomy(rng: np.random.Generator) -> dict:
+def spine_anatomy(rng: np.random.Generator) -> Spine:
     """Vertebral bodies ``(17, 4, 2)`` (corners TL, TR, BL, BR in mm) and their centres and axes."""
     n, u = rng.normal, rng.uniform
     ramp = np.linspace(0, 1, 17)
@@ -74,8 +96,7 @@ def spine_anatomy(rng: np.random.Generator) -> dict:
         centres - half_w * right - left_h * down, centres + half_w * right - right_h * down,
         centres - half_w * right + left_h * down, centres + half_w * right + right_h * down,
     ], axis=1)  # fmt: skip
-    return {"corners": corners, "centres": centres, "down": down, "right": right, "widths": widths,
-            "heights": heights, "valid": _separate(corners, down)}  # fmt: skip
+    return Spine(corners, centres, down, right, widths, heights, _separate(corners, down))
 
 
 def _separate(corners: np.ndarray, down: np.ndarray) -> bool:
@@ -85,9 +106,9 @@ def _separate(corners: np.ndarray, down: np.ndarray) -> bool:
     return bool((below - bottom > 1.0).all())
 
 
-def _draw(film: _Film, spine: dict) -> None:
-    corners, centres, down, right = spine["corners"], spine["centres"], spine["down"], spine["right"]
-    w, h = spine["widths"], spine["heights"]
+def _draw(film: Film, spine: Spine) -> None:
+    corners, centres, down, right = spine.corners, spine.centres, spine.down, spine.right
+    w, h = spine.widths, spine.heights
     mid_x = float(centres[:, 0].mean())
     body = [(mid_x - 95, -40), (mid_x + 95, -40), (mid_x + 100, 600), (mid_x - 100, 600)]
     film.polygon(np.array(body), soft=True)
@@ -117,12 +138,6 @@ def _draw(film: _Film, spine: dict) -> None:
         film.ellipse(sacrum_top + (side * 62, 22), (40, 34), side * 20, 0.3, 2.0, 0.45)
 
 
-def build(rng: np.random.Generator, size) -> tuple[np.ndarray, bool, _Pose, object]:
-    spine = spine_anatomy(rng)
-    pose = _Pose(size, FIELD_MM, rng.uniform(0.88, 1.0), rng.uniform(-3, 3), rng.normal(0, (3, 6)))
-    return spine["corners"].reshape(-1, 2), spine["valid"], pose, lambda film: _draw(film, spine)
-
-
 def corner_order_ok(points: np.ndarray) -> bool:
     """Corners ``(68, 2)`` are TL, TR, BL, BR per vertebra: left of right and above below, on every body."""
     q = np.asarray(points).reshape(17, 4, 2)
@@ -131,5 +146,11 @@ def corner_order_ok(points: np.ndarray) -> bool:
     return bool((left_of & above).all())
 
 
-__all__ = ["CORNERS", "DEFAULT_SIZE", "FIELD_MM", "IMAGE_FORMAT", "LANDMARK_NAMES", "VERTEBRAE", "build",
+KIND = PhantomKind(
+    "spine", LANDMARK_NAMES, FIELD_MM, DEFAULT_SIZE, anatomy=spine_anatomy,
+    pose=PoseSpread(scale=(0.88, 1.0), rotation=3.0, shift_mm=(3.0, 6.0)), image_format=IMAGE_FORMAT,
+    vary_size=vary_size,
+)  # fmt: skip
+
+__all__ = ["CORNERS", "DEFAULT_SIZE", "FIELD_MM", "IMAGE_FORMAT", "KIND", "LANDMARK_NAMES", "VERTEBRAE", "Spine",
            "corner_order_ok", "spine_anatomy", "vary_size"]  # fmt: skip
