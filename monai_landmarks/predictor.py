@@ -39,7 +39,7 @@ class LandmarkResult:
 
     @property
     def image(self) -> str:
-        """The image file (``<array N>`` for an array)."""
+        """The image file (``<array N>`` for an array, the loaded file's name for a MetaTensor)."""
         return self.record["image"]
 
     @property
@@ -146,7 +146,12 @@ class LandmarkPredictor:
         self.weights_path = Path(weights) if weights else self.bundle / "models" / "model.pt"
         if not self.weights_path.is_file():
             raise FileNotFoundError(f"{self.weights_path}: no trained weights; train the bundle first or pass weights.")
-        overrides = {"bundle_root": str(self.bundle), "ckpt_path": str(self.weights_path), "progress": progress}
+        overrides = {
+            "bundle_root": str(self.bundle),
+            "ckpt_path": str(self.weights_path),
+            "progress": progress,
+            "input_files": ["<set by each call>"],  # each call sets the dataset's data; not the bundle's samples
+        }
         if device:
             overrides["device"] = f"$torch.device('{device}')"
         overrides.update(settings or {})
@@ -330,8 +335,8 @@ def _item(image, index: int) -> dict:
     """The datalist item of one input: ``{"image": file}``, or an array kept beside a name for messages."""
     if isinstance(image, (str, Path)):
         return {"image": str(image)}
-    name = f"<array {index}>"
-    return {"image": name, "image_id": f"array_{index}", _ARRAY: _as_metatensor(image, name)}
+    tensor = _as_metatensor(image, f"<array {index}>")
+    return {"image": str(tensor.meta["filename_or_obj"]), "image_id": f"array_{index}", _ARRAY: tensor}
 
 
 _ARRAY = "image_array"

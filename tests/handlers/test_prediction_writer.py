@@ -16,6 +16,7 @@ from PIL import Image
 from monai_landmarks.data.image_reader import SITKReader
 from monai_landmarks.handlers import LandmarkPredictionWriter
 from monai_landmarks.handlers.prediction_table import CSV_COLUMNS
+from tests.analysis.test_cephalometry import FACE as CEPH_FACE
 
 NAMES = ["sella", "nasion", "orbitale"]
 POINTS = torch.tensor([[[10.0, 5.0], [20.0, 8.0], [30.5, 12.25]]])
@@ -181,8 +182,12 @@ def test_measurements_of_the_bundle_analysis_go_into_the_record():
     assert all(m["value"] is not None for m in record["measurements"])
     # gonion (9) off the image: the measurements that use it have no value and say why, the others keep theirs
     points[9] = (-50.0, 500.0)
-    off = {m["name"]: m for m in prediction_record(points, spacing=0.1, image_size=(1000, 1000),
-                                                   analysis="cephalometry", spacing_source="--spacing")["measurements"]}
+    off = {
+        m["name"]: m
+        for m in prediction_record(
+            points, spacing=0.1, image_size=(1000, 1000), analysis="cephalometry", spacing_source="--spacing"
+        )["measurements"]
+    }
     assert off["FMA"]["value"] is None and "9 (gonion)" in off["FMA"]["reason"]
     assert off["SNA"]["value"] is not None
     # an assumed spacing gives no millimetres: MW has no value
@@ -196,10 +201,7 @@ def test_an_unknown_analysis_is_refused_by_the_writer(tmp_path):
         LandmarkPredictionWriter(tmp_path / "out", NAMES, analysis="ceph")
 
 
-# ISBI 2015 mean-shape-like face (stored pixels): every measurement is defined on it
-FACE = np.array([[160, 200], [370, 190], [330, 260], [110, 250], [360, 330], [345, 420], [350, 460], [330, 480],
-                 [345, 475], [170, 420], [355, 360], [360, 355], [390, 340], [385, 395], [380, 300], [375, 470],
-                 [210, 300], [370, 295], [130, 290]], dtype=np.float64)  # fmt: skip
+FACE = CEPH_FACE / 2  # the ISBI 2015 mean shape at half size: every measurement is defined on it
 
 
 def _face_sample(path, points=FACE):
