@@ -143,7 +143,9 @@ def test_the_universal_bundle_serves_each_domain_by_name(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown domain 'knee'" in err and "1 (aasce_spine)" in err and "Traceback" not in err
     assert main([*argv, "--out", str(tmp_path / "none"), "--domain", "1", "--set", "domain=2"]) == 1
-    assert "contradict" in capsys.readouterr().err and not (tmp_path / "none").exists()
+    assert "contradict" in capsys.readouterr().err
+    assert main([*argv, "--out", str(tmp_path / "none"), "--domain", "spine", "--draw-measurements"]) == 1
+    assert "declares no clinical analysis" in capsys.readouterr().err and not (tmp_path / "none").exists()
 
 
 def _readme_example() -> str:
