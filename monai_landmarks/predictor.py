@@ -145,7 +145,9 @@ class LandmarkPredictor:
             raise FileNotFoundError(f"{self.bundle}: not a bundle folder (no configs/inference.json).")
         self.weights_path = Path(weights) if weights else self.bundle / "models" / "model.pt"
         if not self.weights_path.is_file():
-            raise FileNotFoundError(f"{self.weights_path}: no trained weights; train the bundle first or pass weights (--weights).")
+            raise FileNotFoundError(
+                f"{self.weights_path}: no trained weights; train the bundle first or pass weights (--weights)."
+            )
         overrides = {
             "bundle_root": str(self.bundle),
             "ckpt_path": str(self.weights_path),
