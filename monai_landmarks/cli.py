@@ -113,57 +113,27 @@ def _positive_float(text: str) -> float:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    from monai.bundle import ConfigWorkflow
-
-    from monai_landmarks.bundle.large_files import verify_weights_file
     from monai_landmarks.data.datalists import image_files
-    from monai_landmarks.handlers.checkpoint import check_weights
-    from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
+    from monai_landmarks.predictor import LandmarkPredictor
     from monai_landmarks.utils.paths import check_output_folder
 
-    bundle = Path(args.bundle)
-    config = bundle / "configs" / "inference.json"
-    if not config.is_file():
-        raise FileNotFoundError(f"{bundle}: not a bundle folder (no configs/inference.json).")
-    weights = Path(args.weights) if args.weights else bundle / "models" / "model.pt"
-    if not weights.is_file():
-        raise FileNotFoundError(f"{weights}: no trained weights; train the bundle first or pass --weights.")
+    predictor = LandmarkPredictor(
+        args.bundle, args.weights, args.device, args.domain, settings=_refiner_settings(args), progress=not args.quiet
+    )
     input_files = image_files(args.images, _warn("predict"))
     check_output_folder(args.out, args.images)
-    overrides = {
-        "bundle_root": str(bundle),
-        "input_files": input_files,
-        "output_dir": str(args.out),
-        "ckpt_path": str(weights),
-        "progress": not args.quiet,  # the bundle's RunProgress handler
-    }
-    if args.spacing is not None:
-        overrides["pixel_spacing_mm"] = args.spacing
-    if args.device:
-        overrides["device"] = f"$torch.device('{args.device}')"
-    overrides.update(_refiner_settings(args))
-    workflow = ConfigWorkflow(config_file=str(config), workflow_type="infer", **overrides)
-    workflow.initialize()
-    handlers = workflow.parser.get_parsed_content("handlers")
-    check_weights(weights, _model_network(workflow.parser, handlers))
-    model = verify_weights_file(weights)  # hashed once, in check_weights
-    evaluator = workflow.parser.get_parsed_content("evaluator")
-    writers = [h for h in handlers if isinstance(h, LandmarkPredictionWriter)]
-    for writer in writers:  # configs of older run folders load with MONAI's CheckpointLoader, which records nothing
-        writer.model_weights = model
+    writer = predictor.writer(args.out, args.draw_measurements)
     try:
-        evaluator.run()  # not workflow.run(): that wraps every error in "Failed to evaluate ConfigExpression"
+        predictor.predict(input_files, args.spacing, writer=writer)
     except BaseException as e:
-        for writer in writers:
-            _stop_writer(writer, len(overrides["input_files"]), interrupted=isinstance(e, KeyboardInterrupt))
+        _stop_writer(writer, len(input_files), interrupted=isinstance(e, KeyboardInterrupt))
         raise
-    workflow.finalize()
-    total = len(overrides["input_files"])
-    failed = [f for writer in writers for f in writer.failures]
-    if failed:
-        print(f"monai-landmarks predict: error: {_failed_images(failed, total, args.out)}", file=sys.stderr)
+    predictor.close()
+    total = len(input_files)
+    if writer.failures:
+        print(f"monai-landmarks predict: error: {_failed_images(writer.failures, total, args.out)}", file=sys.stderr)
         return EXIT_FAILED
-    ran = f" ({writers[0].describe()})" if writers and writers[0].outputs else ""
+    ran = f" ({writer.describe()})" if writer.outputs else ""
     print(f"wrote predictions for {total} image(s) to {args.out}{ran}")
     return EXIT_OK
 
@@ -199,14 +169,6 @@ def _refiner_settings(args: argparse.Namespace) -> dict:
             raise FileNotFoundError(f"{named}: refiner weights not found (--set refiner_path); use --no-refine for "
                                     "coarse landmarks only.")  # fmt: skip
     return settings
-
-
-def _model_network(parser, handlers):
-    """The network the config loads ``ckpt_path`` into (the bundles' WeightsLoader names it; else ``network``)."""
-    from monai_landmarks.handlers.checkpoint import WeightsLoader
-
-    loaders = [h for h in handlers if isinstance(h, WeightsLoader)]
-    return loaders[0].network if loaders else parser.get_parsed_content("network")
 
 
 def _configs(bundle: Path, synthetic: bool, *extra: str) -> list[str]:
@@ -407,6 +369,10 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
+    p.add_argument("--domain", metavar="NAME_OR_INDEX",
+                   help="universal bundle: the domain to serve, a dataset name it knows (or its index)")  # fmt: skip
+    p.add_argument("--draw-measurements", action="store_true",
+                   help="draw each clinical measurement's lines on the overlays (bundles with analyses)")  # fmt: skip
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_predict)
 
@@ -477,7 +443,10 @@ def _predict_help() -> str:
         "Run a trained bundle on images. Writes <file name>.json per image (landmarks in original-image pixels, "
         "millimetres when the spacing is known, a confidence per landmark), an overlay <file name>.png with "
         "landmark numbers and a legend, predictions.csv, one row per image and landmark, for the whole run, and "
-        "predict_summary.json last (what finished). The spacing is --spacing, else the header's for MetaImage, "
+        "predict_summary.json last (what finished). For a bundle with a clinical analysis (cephalometry, Cobb "
+        "angles) each JSON holds the measurements and measurements.csv a row per image and measurement; "
+        "--draw-measurements draws their lines on the overlays. A universal bundle serves the domain --domain names "
+        "(a dataset name it knows, or an index). The spacing is --spacing, else the header's for MetaImage, "
         "NIfTI, NRRD and DICOM (Pixel Spacing, else Imager Pixel Spacing; the JSON's spacing_source says which); "
         "PNG and JPEG give pixels only. The output folder may not be an input folder; files there that no earlier "
         "predict run wrote (predict_journal.jsonl) are never replaced, so later runs on other images add to it. "

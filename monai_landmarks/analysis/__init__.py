@@ -3,16 +3,25 @@ angles, as plain functions on ``(K, 2)`` points in original-image pixels plus th
 
 from __future__ import annotations
 
-from .cephalometry import CLASS_LABELS, ISBI_LANDMARKS, MEASUREMENTS, THRESHOLDS, cephalometric_measurements, classify
-from .cobb import COBB_ANGLES, VERTEBRAE, cobb_angles, corner_order_problems
+from .cephalometry import (
+    CLASS_LABELS,
+    ISBI_LANDMARKS,
+    LINES,
+    MEASUREMENTS,
+    THRESHOLDS,
+    cephalometric_measurements,
+    classify,
+)
+from .cobb import COBB_ANGLES, VERTEBRAE, cobb_angles, corner_order_problems, vertebra_line
 from .records import Measurement
-from .registry import ANALYSIS_KEY, AnalysisKind, analyse, bundle_analysis, parse_kind
+from .registry import ANALYSIS_KEY, AnalysisKind, analyse, bundle_analysis, measurement_lines, parse_kind
 
 __all__ = [
     "ANALYSIS_KEY",
     "CLASS_LABELS",
     "COBB_ANGLES",
     "ISBI_LANDMARKS",
+    "LINES",
     "MEASUREMENTS",
     "THRESHOLDS",
     "VERTEBRAE",
@@ -24,5 +33,7 @@ __all__ = [
     "classify",
     "cobb_angles",
     "corner_order_problems",
+    "measurement_lines",
     "parse_kind",
+    "vertebra_line",
 ]

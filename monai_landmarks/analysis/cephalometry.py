@@ -46,7 +46,15 @@ import numpy as np
 
 from .records import Measurement, as_points, as_spacing, missing_reason, to_mm
 
-__all__ = ["CLASS_LABELS", "ISBI_LANDMARKS", "MEASUREMENTS", "THRESHOLDS", "cephalometric_measurements", "classify"]
+__all__ = [
+    "CLASS_LABELS",
+    "ISBI_LANDMARKS",
+    "LINES",
+    "MEASUREMENTS",
+    "THRESHOLDS",
+    "cephalometric_measurements",
+    "classify",
+]
 
 ISBI_LANDMARKS = (
     "sella", "nasion", "orbitale", "porion", "subspinale", "supramentale", "pogonion", "menton", "gnathion",
@@ -79,6 +87,18 @@ CLASS_LABELS = {
     "FHI": {1: "normal face height", 2: "short face", 3: "long face"},
     "FMA": {1: "normal mandibular plane angle", 2: "high angle", 3: "low angle"},
     "MW": {1: "normal overjet", 2: "edge to edge", 3: "anterior cross bite", 4: "large overjet"},
+}
+
+#: the landmark pairs (lines) each measurement is read from, as an overlay draws them
+LINES = {
+    "ANB": ((S, N), (N, A), (N, B)),
+    "SNB": ((S, N), (N, B)),
+    "SNA": ((S, N), (N, A)),
+    "ODI": ((ME, GO), (B, A), (PO, OR), (PNS, ANS)),
+    "APDI": ((OR, PO), (N, POG), (A, B), (PNS, ANS)),
+    "FHI": ((S, GO), (N, ME)),
+    "FMA": ((S, N), (GO, GN)),
+    "MW": ((L1, U1),),
 }
 
 

@@ -39,7 +39,7 @@ import numpy as np
 
 from .records import Measurement, as_points
 
-__all__ = ["COBB_ANGLES", "VERTEBRAE", "cobb_angles", "corner_order_problems"]
+__all__ = ["COBB_ANGLES", "VERTEBRAE", "cobb_angles", "corner_order_problems", "vertebra_line"]
 
 VERTEBRAE = tuple([f"T{i}" for i in range(1, 13)] + [f"L{i}" for i in range(1, 6)])
 CORNERS = ("top-left", "top-right", "bottom-left", "bottom-right")
@@ -54,6 +54,15 @@ def corner_order_problems(corners: np.ndarray) -> list[str]:
         if not (tl[0] < tr[0] and bl[0] < br[0] and tl[1] < bl[1] and tr[1] < br[1]):
             problems.append(f"{VERTEBRAE[v]}: corners not in top-left, top-right, bottom-left, bottom-right order")
     return problems
+
+
+def vertebra_line(corners, vertebra: str, extend: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """The line a Cobb angle is measured on: from the midpoint of the vertebra's left edge to that of its right edge,
+    lengthened by ``extend`` of its length at each end (so the angle shows on an overlay), in image pixels."""
+    v = VERTEBRAE.index(vertebra)
+    tl, tr, bl, br = np.asarray(corners, dtype=np.float64).reshape(-1, 4, 2)[v]
+    left, right = (tl + bl) / 2, (tr + br) / 2
+    return left - extend * (right - left), right + extend * (right - left)
 
 
 def _pair_angles(directions: np.ndarray) -> np.ndarray:

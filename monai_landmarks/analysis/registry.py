@@ -13,11 +13,13 @@ from collections.abc import Mapping, Sequence
 from enum import Enum
 from pathlib import Path
 
-from .cephalometry import cephalometric_measurements
-from .cobb import cobb_angles
+import numpy as np
+
+from .cephalometry import LINES, cephalometric_measurements
+from .cobb import cobb_angles, vertebra_line
 from .records import Measurement
 
-__all__ = ["ANALYSIS_KEY", "AnalysisKind", "analyse", "bundle_analysis", "parse_kind"]
+__all__ = ["ANALYSIS_KEY", "AnalysisKind", "analyse", "bundle_analysis", "measurement_lines", "parse_kind"]
 
 ANALYSIS_KEY = "analysis"
 
@@ -80,3 +82,25 @@ def analyse(kind, landmarks, spacing=None, image_size: Sequence[int] | None = No
     if kind is AnalysisKind.CEPHALOMETRY:
         return cephalometric_measurements(landmarks, spacing)
     return cobb_angles(landmarks, None if image_size is None else float(image_size[1]))
+
+
+def measurement_lines(kind, measurements: Sequence[Mapping], landmarks) -> list[tuple[np.ndarray, np.ndarray, str]]:
+    """The lines each measurement with a value is read from, as ``(start, end, name)`` in image pixels, for an
+    overlay: cephalometry the landmark pairs of :data:`~.cephalometry.LINES`, Cobb the two end vertebrae's lines.
+
+    Args:
+        kind: the analysis that made ``measurements`` (as for :func:`analyse`).
+        measurements: :meth:`~.records.Measurement.to_dict` records (a prediction JSON's ``measurements``).
+        landmarks: ``(K, 2)`` the landmarks they were computed from.
+    """
+    kind = parse_kind(kind)
+    points = np.asarray(landmarks, dtype=np.float64).reshape(-1, 2)
+    lines = []
+    for m in measurements:
+        if m.get("value") is None:
+            continue  # nothing was measured, so nothing to show
+        if kind is AnalysisKind.CEPHALOMETRY:
+            lines += [(points[a], points[b], m["name"]) for a, b in LINES[m["name"]]]
+        elif kind is AnalysisKind.COBB:
+            lines += [(*vertebra_line(points, v), m["name"]) for v in m["details"]["end_vertebrae"]]
+    return lines

@@ -29,12 +29,14 @@ __all__ = [
     "DomainDataset",
     "domain_datalist",
     "domain_folders",
+    "domain_index",
     "domain_indices",
     "domain_landmark_counts",
     "domain_landmark_names",
     "domain_names",
     "domain_protocols",
     "domain_setting",
+    "domain_short_names",
     "domain_training_datalists",
     "per_domain",
     "resolve_domains",
@@ -135,6 +137,34 @@ def domain_setting(values: Sequence, domain, name: str):
             f"got {domain!r}."
         )
     return values[domain]
+
+
+def domain_short_names(names: Sequence[str]) -> list[str]:
+    """A short name per domain: the last ``_`` part of its dataset name (``isbi2015_ceph`` -> ``ceph``) when those
+    are unique, else the dataset names themselves (MONAI Label serves ``<bundle>_<short name>``)."""
+    short = [str(n).rsplit("_", 1)[-1] for n in names]
+    return short if len(set(short)) == len(short) else [str(n) for n in names]
+
+
+def domain_index(domain, names: Sequence[str] | None, count: int, where: str = "domain") -> int:
+    """The index of the domain a user chose: an index (``1`` or ``"1"``), a dataset name of ``names``
+    (``"aasce_spine"``) or its short name (``"spine"``, :func:`domain_short_names`).
+
+    Raises:
+        ValueError: anything else; the message names ``where`` and lists the valid names and indices.
+    """
+    names = [str(n) for n in names or []]
+    text = str(domain).strip()
+    if isinstance(domain, int) and not isinstance(domain, bool) or text.isdigit():
+        index = int(text)
+        if 0 <= index < count:
+            return index
+    else:
+        for candidates in (names, domain_short_names(names) if names else []):
+            if text in candidates:
+                return candidates.index(text)
+    valid = ", ".join(f"{i} ({n})" for i, n in enumerate(names)) if names else f"0 to {count - 1}"
+    raise ValueError(f"{where}: unknown domain {domain!r}; this bundle's domains are {valid}.")
 
 
 def domain_training_datalists(roots: Sequence, num_val: int | Sequence[int] = 20, ground_truth: str = "mean"):

@@ -30,7 +30,7 @@ from monai.utils import min_version, optional_import
 from monai_landmarks.data.spacing import is_assumed, resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.handlers.prediction_journal import JOURNAL_FILE, PredictionJournal
-from monai_landmarks.handlers.prediction_table import PredictionTable
+from monai_landmarks.handlers.prediction_table import MEASUREMENT_COLUMNS, PredictionTable, measurement_rows
 from monai_landmarks.utils.io import atomic_write_json
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.locks import FolderLock
@@ -157,7 +157,10 @@ class LandmarkPredictionWriter:
         table: also append every image's landmarks to one CSV for the run (:mod:`.prediction_table`).
         pred_key, confidence_key, spacing_key, id_key: sample keys read.
         analysis: the bundle's clinical analysis (its ``inference.json`` ``"analysis"``): each JSON then holds the
-            measurements (:func:`prediction_record`); None for none.
+            measurements (:func:`prediction_record`), and with ``table`` the run writes ``measurements.csv`` too,
+            a row per image and measurement (:mod:`.prediction_table`); None for none (and no measurements.csv).
+        draw_measurements: draw on each overlay the lines every measurement uses, and list the values in its
+            legend (needs ``analysis``).
     """
 
     def __init__(
@@ -172,11 +175,16 @@ class LandmarkPredictionWriter:
         spacing_key: str = Keys.SPACING,
         id_key: str = Keys.IMAGE_ID,
         analysis: str | None = None,
+        draw_measurements: bool = False,
     ) -> None:
         from monai_landmarks.analysis import parse_kind
 
         self.output_dir = Path(output_dir)
         self.analysis = parse_kind(analysis, "LandmarkPredictionWriter analysis")
+        if draw_measurements and self.analysis is None:
+            raise ValueError("draw_measurements: the bundle declares no clinical analysis (inference.json "
+                             "'analysis'), so there are no measurements to draw.")  # fmt: skip
+        self.draw_measurements = bool(draw_measurements)
         if landmark_names is not None and (
             isinstance(landmark_names, str) or not all(isinstance(n, str) for n in _as_list(landmark_names))
         ):
@@ -186,10 +194,10 @@ class LandmarkPredictionWriter:
         self.overlay = overlay
         self.keys = (pred_key, confidence_key, spacing_key, id_key)
         self.written: list[Path] = []
-        self.table = PredictionTable(self.output_dir) if table else None
-        self.outputs: list[dict] = []
         self.lock = FolderLock(self.output_dir, "predict")
         self.journal = PredictionJournal(self.output_dir)
+        self.tables: list[PredictionTable] = self._tables() if table else []
+        self.outputs: list[dict] = []
         self.failures: list[dict] = []  #: images that gave no prediction, with the reason (after :meth:`finish`)
         self._sources: dict[str, str] | None = None  # output name -> image, this run
         self._earlier: set[str] = set()  # files earlier predict runs wrote here (journal and summary)
@@ -214,8 +222,8 @@ class LandmarkPredictionWriter:
             self._refiner = None
             self._shape_prior = None
             self._sources = {SUMMARY_FILE: "the run's summary", JOURNAL_FILE: "the folder's journal"}
-            if self.table is not None:
-                self.table = PredictionTable(self.output_dir)  # each run its own CSV
+            if self.tables:
+                self.tables = self._tables()  # each run its own CSVs
             earlier = _earlier_outputs(self.output_dir / SUMMARY_FILE) | self.journal.files()
             self._earlier = {SUMMARY_FILE, JOURNAL_FILE, *earlier}
             self._dataset = getattr(getattr(engine, "data_loader", None), "dataset", None)
@@ -229,8 +237,8 @@ class LandmarkPredictionWriter:
         Returns the summary's path, or None when no image was predicted (then nothing is written).
         """
         try:
-            if self.table is not None:
-                self.table.keep(len(self.outputs))  # rows of an image cut short by an interrupt go
+            for table in self.tables:
+                table.keep(len(self.outputs))  # rows of an image cut short by an interrupt go
             self.failures = self._failed(complete)
             if not self.outputs:
                 return None
@@ -239,8 +247,9 @@ class LandmarkPredictionWriter:
                 "complete": bool(complete), "num_images": len(self.outputs), **self.run_facts(),
                 "outputs": self.outputs, "num_failed": len(self.failures), "failed": self.failures,
             }  # fmt: skip
-            if self.table is not None and self.table.path is not None:
-                summary["table"] = self.table.path.name  # this run's CSV (predictions.csv, predictions_2.csv, ...)
+            for key, table in zip(("table", "measurements_table"), self.tables, strict=False):
+                if table.path is not None:  # this run's CSV (predictions.csv, predictions_2.csv, ...)
+                    summary[key] = table.path.name
             atomic_write_json(path, summary)
             self.logger.info(f"{self.output_dir}: {len(self.outputs)} image(s); {self.describe()}")
             return path
@@ -299,15 +308,30 @@ class LandmarkPredictionWriter:
         self._sources[path.name] = source
         return path
 
-    def write(self, sample: dict) -> Path:
-        """Write one sample's files; returns the JSON path."""
-        if self._sources is None:
-            self.start()
+    @property
+    def table(self) -> PredictionTable | None:
+        """This run's ``predictions.csv`` table, or None when the writer writes no tables."""
+        return self.tables[0] if self.tables else None
+
+    def _tables(self) -> list[PredictionTable]:
+        """``predictions.csv``, and ``measurements.csv`` for a bundle with an analysis, each journaled when made."""
+
+        def journal(path: Path) -> None:
+            self.journal.record([path.name], "the run's table")
+
+        tables = [PredictionTable(self.output_dir, on_create=journal)]
+        if self.analysis is not None:
+            tables.append(PredictionTable(self.output_dir, "measurements", MEASUREMENT_COLUMNS, measurement_rows,
+                                          on_create=journal))  # fmt: skip
+        return tables
+
+    def record(self, sample: dict) -> dict:
+        """The JSON record of one sample (:func:`prediction_record`), as :meth:`write` writes it."""
         pred_key, confidence_key, spacing_key, id_key = self.keys
         image = sample.get(Keys.IMAGE)
-        file = str((getattr(image, "meta", None) or {}).get("filename_or_obj", ""))
-        name = str(sample.get(id_key) or Path(file).name or len(self.written))
         meta = getattr(image, "meta", None) or {}
+        file = str(meta.get("filename_or_obj", ""))
+        name = str(sample.get(id_key) or Path(file).name or len(self.written))
         ran = sample.get(Keys.CASCADE) or {}
         spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), meta)
         if spacing is None and is_assumed(ran.get("spacing_source")):  # the spacing the refiner assumed
@@ -315,11 +339,18 @@ class LandmarkPredictionWriter:
         weights = {"model": self.model_weights, "refiner": ran.get("refiner")}
         if "shape_prior" in ran:  # the bundle declares a shape prior step: on (its file) or off (None)
             weights["shape_prior"] = ran["shape_prior"]
-        record = prediction_record(
+        return prediction_record(
             sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
             analysis=self.analysis,
         )  # fmt: skip
+
+    def write(self, sample: dict) -> Path:
+        """Write one sample's files; returns the JSON path."""
+        if self._sources is None:
+            self.start()
+        record = self.record(sample)
+        file, name, source = record["image"], record["image_id"], record["spacing_source"]
         path = self._target(name, ".json", file or name)
         overlay = self._target(name, ".png", file or name) if self.overlay and file and Path(file).is_file() else None
         entry = {"image": file, "json": path.name, "cascade": record["cascade"], "spacing_source": source,
@@ -331,13 +362,13 @@ class LandmarkPredictionWriter:
             atomic_write_json(path, record)
             done.append(path)
             if overlay is not None:
-                self._write_overlay(overlay, file, record)
+                self._write_overlay(overlay, file, record, *([self.analysis] if self.draw_measurements else []))
                 done.append(overlay)
-            if self.table is not None:
-                self.table.append(record)
+            for table in self.tables:
+                table.append(record)
             self.outputs.append(entry)  # the image counts from here on
-            self._refiner = weights["refiner"] or self._refiner
-            self._shape_prior = weights.get("shape_prior") or self._shape_prior
+            self._refiner = record["weights"]["refiner"] or self._refiner
+            self._shape_prior = record["weights"].get("shape_prior") or self._shape_prior
         except BaseException:
             if not (self.outputs and self.outputs[-1] is entry):
                 self._undo(done)
@@ -349,19 +380,34 @@ class LandmarkPredictionWriter:
         """Remove what this run wrote for an image it did not finish, so JSONs, CSV and summary agree."""
         for path in files:
             path.unlink(missing_ok=True)
-        if self.table is not None:
-            self.table.keep(len(self.outputs))
+        for table in self.tables:
+            table.keep(len(self.outputs))
 
     @staticmethod
-    def _write_overlay(path: Path, file: str, record: dict) -> None:
-        """The picture with each landmark's index beside it and a legend ``index name``."""
+    def _write_overlay(path: Path, file: str, record: dict, analysis=None) -> None:
+        """The picture with each landmark's index beside it and a legend ``index name``; with ``analysis`` (the
+        measurements to draw) also the lines of each measurement, and its value in the legend."""
         from monai_landmarks.data.image_reader import read_image
         from monai_landmarks.utils.overlay import save_overlay
 
         points = np.array([[p["x"], p["y"]] for p in record["landmarks"]])
         numbers = [str(p["index"]) for p in record["landmarks"]]
         legend = [f"{p['index']:>2} {p['name']}" for p in record["landmarks"]]
-        save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend)
+        lines = None
+        if analysis is not None:
+            from monai_landmarks.analysis import measurement_lines
+
+            lines = measurement_lines(analysis, record.get("measurements") or [], points)
+            legend += [""] + [_measurement_text(m) for m in record.get("measurements") or []]
+        save_overlay(path, read_image(file)[0], predicted=points, names=numbers, legend=legend, lines=lines)
+
+
+def _measurement_text(m: dict) -> str:
+    """A legend line: ``ANB 3.1 deg (skeletal class I)``, or the reason it has no value."""
+    if m["value"] is None:
+        return f"{m['name']}: none ({m['reason']})"
+    label = f" ({m['class_label']})" if m.get("class_label") else ""
+    return f"{m['name']} {m['value']:.2f} {m['unit']}{label}"
 
 
 def _as_list(value) -> list:

@@ -1,4 +1,5 @@
-"""Pictures of landmarks on images: ground truth as green crosses, predictions as red dots joined to their truth.
+"""Pictures of landmarks on images: ground truth as green crosses, predictions as red dots joined to their truth,
+and, when given, measurement lines (cyan, each labelled with its measurement's name).
 
 Images come in the package layout ``(W, H)`` (or ``(1, W, H)``, numpy or torch); the picture is a row-major
 ``(H, W, 3)`` uint8 RGB array, ready to save, so a landmark ``(x, y)`` lands on row ``y``, column ``x``.
@@ -20,10 +21,11 @@ from PIL import Image, ImageDraw, ImageFont
 from monai_landmarks.utils.coords import as_landmarks, rescale
 from monai_landmarks.utils.io import atomic_path
 
-__all__ = ["PREDICTION", "TRUTH", "add_legend", "draw_landmarks", "save_overlay"]
+__all__ = ["MEASUREMENT", "PREDICTION", "TRUTH", "add_legend", "draw_landmarks", "save_overlay"]
 
 TRUTH = (60, 220, 60)
 PREDICTION = (235, 50, 50)
+MEASUREMENT = (60, 200, 235)
 _LABEL = (255, 230, 80)
 _PANEL = (24, 24, 24)
 _LINE_HEIGHT, _MARGIN = 12, 4
@@ -66,6 +68,7 @@ def draw_landmarks(
     radius: int | None = None,
     scale: int = 1,
     legend: Sequence[str] | None = None,
+    lines: Sequence[tuple] | None = None,
 ) -> np.ndarray:
     """Draw landmarks on an image and return the ``(H, W, 3)`` uint8 picture.
 
@@ -79,6 +82,9 @@ def draw_landmarks(
             default about 0.6% of the picture, at least 2.
         scale: integer upsampling of the picture (nearest neighbour), so small images stay readable.
         legend: lines of text (for example ``"3 porion"``) shown in a panel right of the image; see :func:`add_legend`.
+        lines: ``(start, end, label)`` segments in the same pixel coordinates (a measurement's lines:
+            :func:`monai_landmarks.analysis.measurement_lines`), drawn under the landmarks, each label written once
+            at the middle of its first segment; a segment with a NaN end is skipped.
 
     Returns:
         The picture, ``(H * scale, W * scale, 3)`` uint8, wider (and taller if need be) with a legend.
@@ -103,6 +109,7 @@ def draw_landmarks(
     r = radius if radius is not None else max(2, round(min(picture.size) / 160))
     dot = max(1, round(0.6 * r))
     draw = ImageDraw.Draw(picture)
+    _draw_lines(draw, lines or (), scale)
     present_truth = np.zeros(count, bool) if truth is None else ~np.isnan(truth).any(axis=1)
     present_pred = np.zeros(count, bool) if pred is None else ~np.isnan(pred).any(axis=1)
     for k in np.flatnonzero(present_pred):
@@ -121,6 +128,19 @@ def draw_landmarks(
                 x, y = _pixel(*at)
                 draw.text((x + r + 2, y - r - 8), str(names[k]), fill=_LABEL)
     return add_legend(np.asarray(picture), legend) if legend else np.asarray(picture)
+
+
+def _draw_lines(draw: ImageDraw.ImageDraw, lines: Sequence[tuple], scale: int) -> None:
+    labelled = set()
+    for start, end, label in lines:
+        ends = rescale(torch.as_tensor(np.asarray([start, end], dtype=np.float64).reshape(2, 2)), scale).numpy()
+        if not np.isfinite(ends).all():
+            continue
+        a, b = _pixel(*ends[0]), _pixel(*ends[1])
+        draw.line([a, b], fill=MEASUREMENT, width=1)
+        if label not in labelled:
+            labelled.add(label)
+            draw.text(((a[0] + b[0]) // 2 + 2, (a[1] + b[1]) // 2 + 2), str(label), fill=MEASUREMENT)
 
 
 def add_legend(picture: np.ndarray, lines: Sequence[str]) -> np.ndarray:
@@ -153,6 +173,7 @@ def save_overlay(
     radius: int | None = None,
     scale: int = 1,
     legend: Sequence[str] | None = None,
+    lines: Sequence[tuple] | None = None,
 ) -> Path:
     """Draw with :func:`draw_landmarks` and write the picture as a PNG, atomically; returns the path.
 
@@ -160,7 +181,7 @@ def save_overlay(
     half-written picture; on any error nothing is left behind.
     """
     path = Path(path)
-    picture = draw_landmarks(image, landmarks, predicted, names=names, radius=radius, scale=scale, legend=legend)
+    picture = draw_landmarks(image, landmarks, predicted, names, radius, scale, legend, lines)
     with atomic_path(path) as tmp:
         Image.fromarray(picture).save(tmp, format="PNG")
     return path

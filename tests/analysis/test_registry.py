@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from monai_landmarks.analysis import AnalysisKind, analyse, bundle_analysis
+from monai_landmarks.analysis import AnalysisKind, analyse, bundle_analysis, measurement_lines
 from tests.analysis.test_cephalometry import FACE
 from tests.analysis.test_cobb import C_TILTS, spine
 
@@ -43,3 +43,22 @@ def test_unknown_analysis_is_refused_naming_the_file(tmp_path):
         analyse("ceph", FACE)
     with pytest.raises(ValueError, match=r"expected \(68, 2\)"):
         analyse("cobb", FACE)
+
+
+def _angle(start, end) -> float:
+    return float(np.degrees(np.arctan2(end[1] - start[1], end[0] - start[0])))
+
+
+def test_measurement_lines_are_the_lines_each_value_is_read_from():
+    ceph = [m.to_dict() for m in analyse("cephalometry", FACE, 0.2).values()]
+    lines = measurement_lines("cephalometry", ceph, FACE)
+    sna = [(a, b) for a, b, name in lines if name == "SNA"]
+    assert len(sna) == 2 and np.allclose(sna[0], (FACE[0], FACE[1])) and np.allclose(sna[1], (FACE[1], FACE[4]))
+    undefined = [dict(m, value=None) if m["name"] == "MW" else m for m in ceph]
+    assert "MW" not in {name for *_, name in measurement_lines("cephalometry", undefined, FACE)}
+    # Cobb: the two end vertebrae's lines; the angle between them is the Cobb angle
+    corners = spine(C_TILTS, half_height=4)
+    cobb = analyse("cobb", corners, None, image_size=(800, 1200))
+    (a0, a1, _), (b0, b1, _) = [line for line in measurement_lines("cobb", [cobb["mt"].to_dict()], corners)]
+    assert abs(_angle(a0, a1) - _angle(b0, b1)) == pytest.approx(cobb["mt"].value)
+    assert measurement_lines(None, ceph, FACE) == []

@@ -13,6 +13,7 @@ import pytest
 from monai_landmarks.apps.monailabel import MAIN_PY, make_app_dir
 from monai_landmarks.apps.monailabel.labels import (
     LandmarkLabelError,
+    bundle_domains,
     bundle_landmark_names,
     centroids,
     check_label_file,
@@ -67,6 +68,22 @@ def test_bundle_landmark_names_come_from_metadata(bundle, count, first):
     names = bundle_landmark_names(Path(__file__).resolve().parents[2] / "bundles" / bundle)
     assert len(names) == count == len(set(names))
     assert first is None or names[0] == first
+
+
+def test_a_universal_bundle_names_its_domains_and_each_domain_its_landmarks(tmp_path):
+    bundles = Path(__file__).resolve().parents[2] / "bundles"
+    assert bundle_domains(bundles / "gu2net_universal") == ["isbi2015_ceph", "aasce_spine", "jsrt_chest"]
+    assert bundle_domains(bundles / "gu2net_ceph") == []
+    for domain, count, first in ((0, 19, "Sella"), (1, 68, "T1 top-left"), (2, 166, "right lung 0")):
+        names = bundle_landmark_names(bundles / "gu2net_universal", domain)
+        assert len(names) == count and names[0] == first
+    with pytest.raises(LandmarkLabelError, match="no domain 3"):
+        bundle_landmark_names(bundles / "gu2net_universal", 3)
+    (tmp_path / "configs").mkdir()
+    (tmp_path / "configs" / "inference.json").write_text(json.dumps({"domain": 0, "num_landmarks": [3, 4]}))
+    with pytest.raises(LandmarkLabelError, match="needs domain_names"):
+        bundle_domains(tmp_path)
+    assert bundle_landmark_names(tmp_path, 1) == ["0", "1", "2", "3"]  # a dataset without names: indices
 
 
 def test_names_and_indices_fill_channel_order_and_leave_the_rest_missing():

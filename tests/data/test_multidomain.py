@@ -7,8 +7,10 @@ from monai_landmarks.data import (
     DomainBatchSampler,
     DomainDataset,
     domain_datalist,
+    domain_index,
     domain_names,
     domain_setting,
+    domain_short_names,
     domain_training_datalists,
     generate_phantom_dataset,
     per_domain,
@@ -95,3 +97,16 @@ def test_domain_setting_picks_the_served_domain_and_names_a_bad_one():
     for bad in (3, -1, True, "1", 1.0):
         with pytest.raises(ValueError, match=r"domain must be an integer from 0 to 2 \(image_sizes has 3 entries"):
             domain_setting(sizes, bad, "image_sizes")
+
+
+def test_a_domain_is_chosen_by_index_dataset_name_or_short_name():
+    names = ["isbi2015_ceph", "aasce_spine", "jsrt_chest"]
+    assert domain_short_names(names) == ["ceph", "spine", "chest"]
+    assert domain_short_names(["a_head", "b_head"]) == ["a_head", "b_head"]  # short names would clash
+    for choice in (1, "1", "aasce_spine", "spine"):
+        assert domain_index(choice, names, 3) == 1
+    for bad in (3, "-1", "knee", True, "ceph_spine"):
+        with pytest.raises(ValueError, match=r"unknown domain .*0 \(isbi2015_ceph\), 1 \(aasce_spine\)"):
+            domain_index(bad, names, 3, "bundle domain")
+    with pytest.raises(ValueError, match="domains are 0 to 1"):
+        domain_index(2, None, 2)

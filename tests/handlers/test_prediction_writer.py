@@ -16,6 +16,7 @@ from PIL import Image
 from monai_landmarks.data.image_reader import SITKReader
 from monai_landmarks.handlers import LandmarkPredictionWriter
 from monai_landmarks.handlers.prediction_table import CSV_COLUMNS
+from tests.analysis.test_cephalometry import FACE as CEPH_FACE
 
 NAMES = ["sella", "nasion", "orbitale"]
 POINTS = torch.tensor([[[10.0, 5.0], [20.0, 8.0], [30.5, 12.25]]])
@@ -181,8 +182,12 @@ def test_measurements_of_the_bundle_analysis_go_into_the_record():
     assert all(m["value"] is not None for m in record["measurements"])
     # gonion (9) off the image: the measurements that use it have no value and say why, the others keep theirs
     points[9] = (-50.0, 500.0)
-    off = {m["name"]: m for m in prediction_record(points, spacing=0.1, image_size=(1000, 1000),
-                                                   analysis="cephalometry", spacing_source="--spacing")["measurements"]}
+    off = {
+        m["name"]: m
+        for m in prediction_record(
+            points, spacing=0.1, image_size=(1000, 1000), analysis="cephalometry", spacing_source="--spacing"
+        )["measurements"]
+    }
     assert off["FMA"]["value"] is None and "9 (gonion)" in off["FMA"]["reason"]
     assert off["SNA"]["value"] is not None
     # an assumed spacing gives no millimetres: MW has no value
@@ -194,3 +199,77 @@ def test_measurements_of_the_bundle_analysis_go_into_the_record():
 def test_an_unknown_analysis_is_refused_by_the_writer(tmp_path):
     with pytest.raises(ValueError, match="unknown analysis 'ceph'"):
         LandmarkPredictionWriter(tmp_path / "out", NAMES, analysis="ceph")
+
+
+FACE = CEPH_FACE / 2  # the ISBI 2015 mean shape at half size: every measurement is defined on it
+
+
+def _face_sample(path, points=FACE):
+    image = LoadImage(reader=SITKReader(), ensure_channel_first=True)(str(path))
+    return {"image": image, "pred_landmarks": torch.as_tensor(points, dtype=torch.float32)[None]}
+
+
+def _big_png(path, seed=0):
+    Image.fromarray(np.random.default_rng(seed).integers(0, 80, (520, 440), dtype=np.uint8)).save(path)
+    return path
+
+
+def test_measurements_csv_has_a_row_per_image_and_measurement_and_is_journaled(tmp_path):
+    from monai_landmarks.analysis import MEASUREMENTS
+    from monai_landmarks.handlers.prediction_table import MEASUREMENT_COLUMNS
+
+    out = tmp_path / "out"
+    writer = LandmarkPredictionWriter(out, overlay=False, spacing=0.1, analysis="cephalometry")
+    a = json.loads(writer.write(_face_sample(_big_png(tmp_path / "a.png"))).read_text())
+    missing = FACE.copy()
+    missing[9] = np.nan  # gonion: FMA, FHI and ODI have no value, and say why
+    writer.write(_face_sample(_big_png(tmp_path / "b.png", 1), missing))
+    summary = json.loads(writer.finish().read_text())
+    assert summary["measurements_table"] == "measurements.csv" and summary["table"] == "predictions.csv"
+    with open(out / "measurements.csv", newline="") as f:
+        reader = csv.DictReader(f)
+        assert tuple(reader.fieldnames) == MEASUREMENT_COLUMNS
+        rows = list(reader)
+    expected = [(i, m) for i in ("a.png", "b.png") for m in MEASUREMENTS]
+    assert [(r["image_id"], r["measurement"]) for r in rows] == expected
+    by_name = {m["name"]: m for m in a["measurements"]}
+    for row in rows[:8]:  # the JSON's values, units, classes and landmarks
+        m = by_name[row["measurement"]]
+        assert float(row["value"]) == pytest.approx(m["value"]) and row["unit"] == m["unit"] and row["reason"] == ""
+        assert row["class"] == str(m["class"]) and row["class_label"] == m["class_label"]
+        assert row["landmarks"] == " ".join(map(str, m["landmarks"]))
+    fma = rows[8 + MEASUREMENTS.index("FMA")]
+    assert fma["value"] == "" and fma["class"] == "" and "9 (gonion)" in fma["reason"]
+    journal = [json.loads(line).get("file") for line in (out / "predict_journal.jsonl").read_text().splitlines()]
+    assert "measurements.csv" in journal and "predictions.csv" in journal
+    # the next run gets its own table; the first run's is kept
+    again = LandmarkPredictionWriter(out, overlay=False, analysis="cephalometry")
+    again.write(_face_sample(tmp_path / "a.png"))
+    assert json.loads(again.finish().read_text())["measurements_table"] == "measurements_2.csv"
+    assert len((out / "measurements.csv").read_text().splitlines()) == 17
+
+
+def test_a_bundle_without_an_analysis_writes_no_measurements_csv(tmp_path):
+    writer = LandmarkPredictionWriter(tmp_path / "out", NAMES, overlay=False)
+    writer.write(_sample(_png(tmp_path / "a.png")))
+    assert "measurements_table" not in json.loads(writer.finish().read_text())
+    assert sorted(p.name for p in (tmp_path / "out").glob("*.csv")) == ["predictions.csv"]
+    with pytest.raises(ValueError, match="declares no clinical analysis"):
+        LandmarkPredictionWriter(tmp_path / "o2", NAMES, draw_measurements=True)
+
+
+def test_draw_measurements_draws_each_measurements_lines(tmp_path):
+    from monai_landmarks.utils.overlay import MEASUREMENT
+
+    pictures = {}
+    for draw in (False, True):
+        writer = LandmarkPredictionWriter(tmp_path / f"out{draw}", analysis="cephalometry", draw_measurements=draw)
+        writer.write(_face_sample(_big_png(tmp_path / "a.png")))
+        writer.finish()
+        pictures[draw] = np.asarray(Image.open(tmp_path / f"out{draw}" / "a.png.png").convert("RGB"))
+    drawn = (pictures[True][:520, :440] == MEASUREMENT).all(axis=-1)
+    assert not (pictures[False][:520, :440] == MEASUREMENT).all(axis=-1).any()
+    # the middle of S-N (sella 0 to nasion 1) is on a measurement line; far from every landmark nothing is
+    sn = ((FACE[0] + FACE[1]) / 2).round().astype(int)
+    assert drawn[sn[1] - 1 : sn[1] + 2, sn[0]].any() and not drawn[20:60, 20:60].any()
+    assert pictures[True].shape[1] > pictures[False].shape[1]  # the legend lists the values too

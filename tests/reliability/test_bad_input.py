@@ -1004,8 +1004,9 @@ def predict_later_runs_on_other_images(tmp):
     def check(_):
         names = sorted(p.name for p in (tmp / "pred").iterdir())
         outputs = [f"{i}.png.{s}" for i in "ab" for s in ("json", "png")]
+        measurements = ["measurements.csv", "measurements_2.csv", "measurements_3.csv"]  # htc_ceph: cephalometry
         tables = ["predictions.csv", "predictions_2.csv", "predictions_3.csv"]
-        assert names == [*outputs, "predict_journal.jsonl", "predict_summary.json", *tables], names
+        assert names == [*outputs, *measurements, "predict_journal.jsonl", "predict_summary.json", *tables], names
         assert [o["json"] for o in _summary(tmp)["outputs"]] == ["a.png.json"]
 
     return Case(_predict(tmp, tmp / "in" / "a.png"), 0, check=check)

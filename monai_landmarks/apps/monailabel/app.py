@@ -8,7 +8,10 @@ path on the server.
 Settings (``monailabel start_server ... --conf KEY VALUE``):
 
 - ``bundles``: comma-separated bundle folders, each with ``configs/`` (a copy of ``bundles/<name>/configs``) and
-  ``models/model.pt``; the model is called by the folder's name. Training writes its weights back there.
+  ``models/model.pt``; the model is called by the folder's name, and a universal bundle (``gu2net_universal``) is
+  served as one model per domain, ``<folder name>_<short name>`` (``gu2net_universal_ceph``,
+  ``gu2net_universal_spine``, ``gu2net_universal_chest``; :func:`served_models`). Training writes its weights
+  back there (a universal bundle trains as one model, under its folder's name).
 - ``overrides``: a JSON file (or JSON text without spaces: the ``monailabel`` script splits arguments at spaces)
   holding ``{"<bundle name>": {"<config key>": value}}``, set on top of that bundle's ``inference.json`` and
   ``train.json``; for example ``{"htc_ceph": {"width_multiplier": 0.25, "image_size": [128, 160]}}`` for weights
@@ -35,6 +38,7 @@ from monai_landmarks.apps.monailabel.infer import LandmarkInferTask, LandmarkSer
 from monai_landmarks.apps.monailabel.labelmap import LABELMAP_SUFFIXES, is_labelmap_name, points_from_labelmap
 from monai_landmarks.apps.monailabel.labels import (
     LandmarkLabelError,
+    bundle_domains,
     bundle_landmark_names,
     check_label_file,
     first_fitting_label,
@@ -43,8 +47,16 @@ from monai_landmarks.apps.monailabel.markups import is_markups, label_from_marku
 from monai_landmarks.apps.monailabel.strategy import LeastConfident, record_confidence
 from monai_landmarks.apps.monailabel.train import LandmarkTrainTask
 from monai_landmarks.data.image_reader import SUPPORTED_SUFFIXES
+from monai_landmarks.data.multidomain import domain_short_names
 
-__all__ = ["IMAGE_PATTERNS", "LandmarkApp", "LandmarkDICOMwebDatastore", "LandmarkDatastore", "served_bundles"]
+__all__ = [
+    "IMAGE_PATTERNS",
+    "LandmarkApp",
+    "LandmarkDICOMwebDatastore",
+    "LandmarkDatastore",
+    "served_bundles",
+    "served_models",
+]
 
 logger = logging.getLogger(__name__)
 
@@ -62,6 +74,25 @@ def served_bundles(conf: dict) -> dict[str, Path]:
         if not (folder / "configs" / "inference.json").is_file():
             raise ValueError(f"{folder}: not a bundle folder (no configs/inference.json).")
     return {folder.name: folder for folder in folders}
+
+
+def served_models(bundles: dict[str, Path]) -> dict[str, tuple[Path, int | None]]:
+    """``{model name: (bundle folder, domain)}``: each bundle under its name (domain None), a universal bundle once
+    per domain as ``<bundle name>_<short name>`` (:func:`~monai_landmarks.data.multidomain.domain_short_names` of its
+    ``domain_names``), with the domain's index.
+
+    Raises:
+        ValueError: two models of one name (a bundle folder named like another's domain model).
+    """
+    models: dict[str, tuple[Path, int | None]] = {}
+    for name, folder in bundles.items():
+        domains = bundle_domains(folder)
+        names = [f"{name}_{short}" for short in domain_short_names(domains)] if domains else [name]
+        for domain, model in enumerate(names):
+            if model in models:
+                raise ValueError(f"{folder}: serves a model named {model!r}, as {models[model][0]} does; rename one.")
+            models[model] = (folder, domain if domains else None)
+    return models
 
 
 def bundle_overrides(conf: dict, names) -> dict[str, dict]:
@@ -222,6 +253,7 @@ class LandmarkApp(MONAILabelApp):
 
     def __init__(self, app_dir, studies, conf):
         self.bundles = served_bundles(conf)
+        self.models = served_models(self.bundles)
         self.overrides = bundle_overrides(conf, self.bundles)
         super().__init__(
             app_dir=app_dir,
@@ -233,7 +265,7 @@ class LandmarkApp(MONAILabelApp):
         )
 
     def init_datastore(self):
-        name_sets = [bundle_landmark_names(path) for path in self.bundles.values()]
+        name_sets = [bundle_landmark_names(path, domain) for path, domain in self.models.values()]
         if self.studies.startswith(("http://", "https://")):
             return self._dicomweb_datastore(self.studies.rstrip("/").strip(), name_sets)
         logger.info(f"studies folder {self.studies}: images {', '.join(IMAGE_PATTERNS)}")
@@ -272,8 +304,8 @@ class LandmarkApp(MONAILabelApp):
 
     def init_infers(self):
         infers = {}
-        for name, path in self.bundles.items():
-            task = LandmarkInferTask(str(path), self.conf, self.overrides.get(name))
+        for name, (path, domain) in self.models.items():
+            task = LandmarkInferTask(str(path), self.conf, self.overrides.get(path.name), domain=domain)
             if task.is_valid():
                 infers[name] = task
             else:

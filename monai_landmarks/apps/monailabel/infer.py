@@ -61,15 +61,20 @@ class LandmarkInferTask(BundleInferTask):
         conf: the app's ``--conf`` settings.
         overrides: config values set on top of ``inference.json`` (for example ``width_multiplier`` and
             ``image_size`` of a model trained on the synthetic profile).
+        domain: for a universal bundle, the domain this task serves (its pre-processing, network head and landmark
+            names); None for a bundle of one domain.
 
     The request may carry ``spacing_mm`` (mm per pixel, a number or ``[x, y]``) for millimetre coordinates; else the
     bundle's ``pixel_spacing_mm`` applies, else the image header's for formats that store one (DICOM: Pixel Spacing,
     else Imager Pixel Spacing), and with none of them the result has pixels only.
     """
 
-    def __init__(self, path: str, conf: dict, overrides: dict | None = None) -> None:
+    def __init__(self, path: str, conf: dict, overrides: dict | None = None, domain: int | None = None) -> None:
         self.overrides = dict(overrides or {})
-        self.landmark_names = bundle_landmark_names(path)
+        self.domain = domain
+        if domain is not None:
+            self.overrides["domain"] = domain
+        self.landmark_names = bundle_landmark_names(path, domain)
         # add_post_restore=False: there is no label image to restore to the input's grid.
         super().__init__(path, conf, type=InferType.SEGMENTATION, add_post_restore=False)
         self.labels = {name: k + 1 for k, name in enumerate(self.landmark_names)}  # label map values, 0 = background
@@ -117,6 +122,8 @@ class LandmarkInferTask(BundleInferTask):
         # MONAI Label keeps only outputs[0] of a batch, which for a multi-level network is the first level of the
         # whole batch; keep every level of the one sample instead.
         network = self._get_network(device, data)
+        if self.domain is not None:
+            network = network.for_domain(self.domain)  # a view sharing the loaded weights; forward(x) is domain 0
         image = data[self.input_key]
         with torch.no_grad():
             output = self.inferer(data)(image[None].to(torch.device(device)), network)

@@ -34,6 +34,7 @@ from monai_landmarks.utils.keys import Keys
 
 __all__ = [
     "LandmarkLabelError",
+    "bundle_domains",
     "bundle_landmark_names",
     "centroids",
     "check_label_file",
@@ -48,18 +49,48 @@ class LandmarkLabelError(ValueError):
     """A landmarks label (or a request value) that does not follow the format; the message names the input."""
 
 
-def bundle_landmark_names(bundle_dir) -> list[str]:
-    """Landmark names of a bundle, in channel order, from ``configs/metadata.json`` (the output's ``channel_def``).
+def bundle_landmark_names(bundle_dir, domain: int | None = None) -> list[str]:
+    """Landmark names of a bundle, in channel order, from ``configs/metadata.json`` (the output's ``channel_def``);
+    for one ``domain`` of a universal bundle, from ``configs/inference.json``'s ``domain_landmark_names`` (indices
+    where a domain's dataset names none).
 
     Raises:
-        LandmarkLabelError: if the metadata has no output ``channel_def``.
+        LandmarkLabelError: if the metadata has no output ``channel_def``, or the domain is not the bundle's.
     """
+    if domain is not None:
+        return _domain_landmark_names(Path(bundle_dir) / "configs" / "inference.json", domain)
     path = Path(bundle_dir) / "configs" / "metadata.json"
     outputs = json.loads(path.read_text(encoding="utf-8")).get("network_data_format", {}).get("outputs", {})
     channel_def = next(iter(outputs.values()), {}).get("channel_def") if outputs else None
     if not channel_def:
         raise LandmarkLabelError(f"{path}: no network_data_format.outputs channel_def to take landmark names from.")
     return [channel_def[k] for k in sorted(channel_def, key=int)]
+
+
+def bundle_domains(bundle_dir) -> list[str]:
+    """The dataset name of each domain of a universal bundle (``configs/inference.json`` ``domain_names``), in
+    domain order; ``[]`` for a bundle of one domain (no ``domain`` setting).
+
+    Raises:
+        LandmarkLabelError: a universal bundle whose ``domain_names`` is not a list of names.
+    """
+    path = Path(bundle_dir) / "configs" / "inference.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if "domain" not in config:
+        return []
+    names = config.get("domain_names")
+    if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+        raise LandmarkLabelError(f"{path}: a universal bundle needs domain_names, one dataset name per domain.")
+    return names
+
+
+def _domain_landmark_names(path: Path, domain: int) -> list[str]:
+    config = json.loads(path.read_text(encoding="utf-8"))
+    counts, names = config.get("num_landmarks"), config.get("domain_landmark_names")
+    if not isinstance(counts, list) or not 0 <= domain < len(counts):
+        raise LandmarkLabelError(f"{path}: no domain {domain} (num_landmarks {counts!r}).")
+    listed = names[domain] if isinstance(names, list) and domain < len(names) else None
+    return [str(n) for n in listed] if listed else [str(k) for k in range(int(counts[domain]))]
 
 
 def parse_spacing(value, where: str) -> np.ndarray:
