@@ -116,7 +116,7 @@ def _predict(args: argparse.Namespace) -> int:
 
     from monai_landmarks.bundle.large_files import verify_weights_file
     from monai_landmarks.data.datalists import image_files
-    from monai_landmarks.handlers.checkpoint import check_weights
+    from monai_landmarks.handlers.weights_loader import check_weights
     from monai_landmarks.handlers.prediction_writer import LandmarkPredictionWriter
     from monai_landmarks.utils.paths import check_output_folder
 
@@ -202,7 +202,7 @@ def _refiner_settings(args: argparse.Namespace) -> dict:
 
 def _model_network(parser, handlers):
     """The network the config loads ``ckpt_path`` into (the bundles' WeightsLoader names it; else ``network``)."""
-    from monai_landmarks.handlers.checkpoint import WeightsLoader
+    from monai_landmarks.handlers.weights_loader import WeightsLoader
 
     loaders = [h for h in handlers if isinstance(h, WeightsLoader)]
     return loaders[0].network if loaders else parser.get_parsed_content("network")

@@ -98,7 +98,7 @@ def save_run_bundle(bundle_root) -> list[Path]:
 
 
 def _best_models(parser) -> list:
-    from monai_landmarks.handlers.checkpoint import SaveBestModel
+    from monai_landmarks.handlers.save_best_model import SaveBestModel
 
     saved = parser.get_parsed_content("train#checkpoint") if "train#checkpoint" in parser else {}
     return [obj for obj in dict(saved).values() if isinstance(obj, SaveBestModel)]
