@@ -1308,6 +1308,7 @@ def second_training_refused_before_it_rewrites_the_configs(tmp):
 def concurrent_training_leaves_the_running_one_alone(tmp):
     data = _phantoms(tmp)
     run = _tiny_run(tmp, data)
+
     def state():
         return {p: b for p, b in _files(run).items() if p != "models/.lock" and not p.startswith("eval/")}
 
