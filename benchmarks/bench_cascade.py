@@ -106,7 +106,7 @@ def _weights(bundle: str, folder: Path) -> tuple[Path, Path, str]:
 
 def _evaluator(bundle: str, files: list[str], out: Path, ckpt: Path, refiner_path: str):
     """The evaluator ``monai-landmarks predict`` runs, built once (what the command does before the images)."""
-    from monai_landmarks.handlers.checkpoint import check_weights
+    from monai_landmarks.handlers.weights_loader import check_weights
 
     bundle_root = ROOT / "bundles" / bundle
     overrides = {

@@ -208,10 +208,13 @@ def _train(args: argparse.Namespace) -> int:
     from monai.bundle.scripts import run
 
     bundle = Path(args.bundle)
-    configs = _configs(bundle, args.synthetic)
+    configs = _configs(bundle, args.synthetic, *(["refine.json"] if args.refiner else []))
     root = _bundle_root(args, bundle)
     run("training", config_file=configs, **_run_overrides(args, root))
-    print(f"trained into {root} (weights in {root / 'models'}, configs in {root / 'configs'})")
+    if args.refiner:
+        print(f"trained the patch refiner into {root} (weights in {root / 'models' / 'refiner.pt'})")
+    else:
+        print(f"trained into {root} (weights in {root / 'models'}, configs in {root / 'configs'})")
     return EXIT_OK
 
 
@@ -344,6 +347,9 @@ def _parser() -> argparse.ArgumentParser:
         t.add_argument("--bundle_root", help="run folder (default: the run folder given, else runs/<bundle name>)")
         t.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
         t.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
+        if name == "train":
+            t.add_argument("--refiner", action="store_true", help="train the cascade's patch refiner (configs/refine."
+                           "json) into the run folder, beside its coarse model")  # fmt: skip
         if name == "evaluate":
             t.add_argument("--weights", help="weights file (default: the folder's models/model.pt)")
             t.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")

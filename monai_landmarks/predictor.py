@@ -137,7 +137,7 @@ class LandmarkPredictor:
         from monai.bundle import ConfigWorkflow
 
         from monai_landmarks.bundle.large_files import verify_weights_file
-        from monai_landmarks.handlers.checkpoint import check_weights
+        from monai_landmarks.handlers.weights_loader import check_weights
 
         self.bundle = Path(bundle)
         config = self.bundle / "configs" / "inference.json"
@@ -306,7 +306,7 @@ class LandmarkPredictor:
 
 def _model_network(parser, handlers):
     """The network the config loads ``ckpt_path`` into (the bundles' WeightsLoader names it; else ``network``)."""
-    from monai_landmarks.handlers.checkpoint import WeightsLoader
+    from monai_landmarks.handlers.weights_loader import WeightsLoader
 
     loaders = [h for h in handlers if isinstance(h, WeightsLoader)]
     return loaders[0].network if loaders else parser.get_parsed_content("network")

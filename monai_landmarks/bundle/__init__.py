@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from .large_files import file_sha256, verify_weights_file
-from .run_bundle import RUN_FOLDER, run_folder, run_metadata, save_run_bundle, write_run_bundle
+from .run_bundle import RUN_FOLDER, RUN_KEYS, SaveRunBundle, model_settings, run_folder, run_metadata, write_run_bundle
 
 __all__ = [
     "RUN_FOLDER",
+    "RUN_KEYS",
+    "SaveRunBundle",
     "file_sha256",
+    "model_settings",
     "run_folder",
     "run_metadata",
-    "save_run_bundle",
     "verify_weights_file",
     "write_run_bundle",
 ]

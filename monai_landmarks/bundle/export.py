@@ -97,7 +97,7 @@ def export_bundle(bundle, weights, out, format: str = "torchscript", overrides: 
     """
     from monai.bundle import ckpt_export, onnx_export
 
-    from monai_landmarks.handlers.checkpoint import load_weights
+    from monai_landmarks.handlers.weights_loader import load_weights
 
     bundle, weights, out = Path(bundle), Path(weights), Path(out)
     config, meta = check_export_files(bundle, weights, [out])

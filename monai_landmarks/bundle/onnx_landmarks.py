@@ -183,7 +183,7 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
     """
     from monai.bundle import ConfigParser
 
-    from ..handlers.checkpoint import load_weights
+    from ..handlers.weights_loader import load_weights
     from .export import _domain, _onnx_overrides, check_export_files
 
     bundle, weights, folder = Path(bundle), Path(weights), Path(folder)

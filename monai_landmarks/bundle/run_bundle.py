@@ -1,7 +1,7 @@
 """Make a training run folder a bundle: the configs that produced its weights, written beside them.
 
 After ``python -m monai.bundle run training --config_file "['<bundle>/configs/train.json', ...]"
---bundle_root runs/x``, ``runs/x/configs`` holds:
+--bundle_root runs/x``, ``runs/x/configs`` holds (written by the trainer handler :class:`SaveRunBundle`):
 
 - ``train.json``: the training config as it ran (every config file merged, command-line overrides applied),
   so resuming or evaluating needs no overrides;
@@ -27,27 +27,46 @@ from __future__ import annotations
 import copy
 import inspect
 import json
+import logging
 import shutil
 import warnings
 from pathlib import Path
 
+import torch.distributed as dist
+from monai.utils import min_version, optional_import
+
 from monai_landmarks.utils.dist import is_main_process
 from monai_landmarks.utils.io import atomic_path, atomic_write_json, atomic_write_text
 
-__all__ = ["RUN_FOLDER", "run_folder", "run_metadata", "save_run_bundle", "write_run_bundle"]
+Events, _ = optional_import("ignite.engine", "0.4.4", min_version, "Events")
+
+__all__ = [
+    "RUN_FOLDER",
+    "RUN_KEYS",
+    "SaveRunBundle",
+    "model_settings",
+    "run_folder",
+    "run_metadata",
+    "write_run_bundle",
+]
+
+logger = logging.getLogger(__name__)
 
 MANIFEST = ".written_by_training"
 RUN_FOLDER = "$monai_landmarks.bundle.run_folder()"  #: a run folder's ``bundle_root``: wherever its configs are
 _IMPORT = "$import monai_landmarks.bundle"
-# inference.json keys that describe the run, not the trained model: never taken from the training config
-_RUN_KEYS = {"bundle_root", "imports", "device", "output_dir", "dataset_dir", "input_files", "ckpt_path"}
+#: inference.json keys that describe a run (its folders, files and device), not the trained model
+RUN_KEYS = frozenset({"bundle_root", "imports", "device", "output_dir", "dataset_dir", "input_files", "ckpt_path"})
 _COPIED = ("LICENSE", "docs", "sample_images")
 
 
 def _running_workflow():
-    """The ``ConfigWorkflow`` evaluating the calling config expression, if any.
+    """The ``ConfigWorkflow`` evaluating the calling config expression or running the trainer, if any.
 
-    MONAI hands config expressions no reference to their workflow, so it is found on the call stack.
+    MONAI 1.6 hands config expressions and handlers no reference to their workflow: ``ConfigWorkflow``'s hooks
+    (its ``initialize``/``run``/``finalize`` ids) only evaluate config entries, and ``create_workflow``'s
+    ``workflow_name`` swaps the class, which ``python -m monai.bundle run``, ``torchrun`` and MONAI Label
+    (``monai.bundle.run``) do not. So the one workflow running is found on the call stack, here only.
     """
     from monai.bundle import ConfigWorkflow
 
@@ -76,51 +95,61 @@ def run_folder() -> str:
     return str(configs.parent if configs.name == "configs" else configs)
 
 
-def save_run_bundle(bundle_root) -> list[Path]:
-    """Write the running training workflow's configs into ``bundle_root`` (a train.json ``run`` step, placed
-    after the trainer is built, so a config or dataset error leaves no files behind).
+class SaveRunBundle:
+    """Write the running training workflow's configs into ``bundle_root`` when the trainer starts, and the run's
+    best validation figures into its ``metadata.json`` when training completes.
 
-    Returns:
-        The files written (none when ``bundle_root`` is the bundle folder itself, or with a warning when no
-        ``ConfigWorkflow`` is running, as when a config is parsed by hand).
+    A trainer handler: list it in ``train_handlers`` before ``ResumeFromLatest``, which locks and checks the run
+    folder when the trainer is built, so a refused run writes nothing, and writes its run record after this
+    handler's files were checked. Nothing is written when ``bundle_root`` is the bundle folder itself, on the
+    processes of a ``torch.distributed`` run (their merged configs hold the process group, and would not run on
+    one process), or, with a warning, when no ``ConfigWorkflow`` is running (a config parsed by hand).
     """
-    if not is_main_process():
-        return []
-    workflow = _running_workflow()
-    if workflow is None:
-        warnings.warn("save_run_bundle: no running MONAI ConfigWorkflow; the run folder gets no configs.", stacklevel=2)
-        return []
-    written = write_run_bundle(workflow.parser, workflow.config_root_path, bundle_root)
-    metadata = Path(bundle_root).resolve() / "configs" / "metadata.json"
-    if metadata in written:
-        _record_validation_when_done(workflow.parser, metadata)
-    return written
 
+    def __init__(self, bundle_root) -> None:
+        self.bundle_root = Path(bundle_root)
+        self.written: list[Path] = []
+        self._best: list = []
 
-def _best_models(parser) -> list:
-    from monai_landmarks.handlers.checkpoint import SaveBestModel
+    def attach(self, engine) -> None:
+        engine.add_event_handler(Events.STARTED, self)
+        engine.add_event_handler(Events.COMPLETED, self.record_validation)
 
-    saved = parser.get_parsed_content("train#checkpoint") if "train#checkpoint" in parser else {}
-    return [obj for obj in dict(saved).values() if isinstance(obj, SaveBestModel)]
+    def __call__(self, engine=None) -> None:
+        if not is_main_process():
+            return
+        if dist.is_available() and dist.is_initialized():
+            logger.info(f"{self.bundle_root}: a distributed run; the run folder gets no configs.")
+            return
+        workflow = _running_workflow()
+        if workflow is None:
+            warnings.warn(
+                "SaveRunBundle: no running MONAI ConfigWorkflow; the run folder gets no configs.", stacklevel=1
+            )
+            return
+        self.written = write_run_bundle(workflow.parser, workflow.config_root_path, self.bundle_root)
+        self._best = _best_models(workflow.parser) if self._metadata() in self.written else []
 
+    def _metadata(self) -> Path:
+        return self.bundle_root.resolve() / "configs" / "metadata.json"
 
-def _record_validation_when_done(parser, metadata: Path) -> None:
-    """Put the run's best validation figures into its ``metadata.json`` when training completes."""
-    from ignite.engine import Events
-
-    best = _best_models(parser)
-    if not best:
-        return
-
-    def record(engine) -> None:
-        measured = [b for b in best if b.best_epoch >= 0]
-        meta = json.loads(metadata.read_text(encoding="utf-8"))
+    def record_validation(self, engine=None) -> None:
+        """Put the run's best validation figures into the ``metadata.json`` this handler wrote."""
+        if not self._best:
+            return
+        measured = [b for b in self._best if b.best_epoch >= 0]
+        meta = json.loads(self._metadata().read_text(encoding="utf-8"))
         meta["eval_metrics"] = {f"best_validation_{b.metric_name}": b.best for b in measured}
         if measured:
             meta["eval_metrics"]["best_validation_epoch"] = measured[0].best_epoch
-        atomic_write_json(metadata, meta)
+        atomic_write_json(self._metadata(), meta)
 
-    parser.get_parsed_content("train#trainer").add_event_handler(Events.COMPLETED, record)
+
+def _best_models(parser) -> list:
+    from monai_landmarks.handlers.save_best_model import SaveBestModel
+
+    saved = parser.get_parsed_content("train#checkpoint") if "train#checkpoint" in parser else {}
+    return [obj for obj in dict(saved).values() if isinstance(obj, SaveBestModel)]
 
 
 def _is_plain(value) -> bool:
@@ -141,11 +170,20 @@ def _json_value(value):
         return None
 
 
+def model_settings(inference: dict, training: dict) -> list[str]:
+    """The keys of an ``inference.json`` that shape the model its weights fit: those the training config has too,
+    with a plain value in ``inference`` (not an expression or a component), other than :data:`RUN_KEYS`.
+
+    A training run writes its values of these into its own ``inference.json``; MONAI Label trains with the served
+    ``inference.json``'s values of them, so the weights either writes are the ones its inference loads.
+    """
+    skip = RUN_KEYS | {"_meta_"}  # a parser's metadata (ConfigParser.meta_key) is not a setting
+    return [k for k, v in inference.items() if k in training and k not in skip and _is_plain(v)]
+
+
 def _inference_config(source: dict, parser) -> dict:
     config = copy.deepcopy(source)
-    for key, value in source.items():
-        if key in _RUN_KEYS or key not in parser.get() or not _is_plain(value):
-            continue
+    for key in model_settings(source, parser.get()):
         trained = _json_value(parser.get_parsed_content(key))
         if trained is not None:
             config[key] = trained

@@ -83,7 +83,7 @@ def load_refiner(path, network: torch.nn.Module, patch_size=None, patch_spacing_
         FileNotFoundError, ValueError: missing file, not weights, another network or landmark count, or other
             patch settings.
     """
-    from ..handlers.checkpoint import _state_dict_in, check_weights
+    from ..handlers.weights_loader import _state_dict_in, check_weights
 
     path = Path(path)
     check_weights(path, network)

@@ -5,22 +5,18 @@ Ignite is imported through ``monai.utils.optional_import``: importing this packa
 
 from __future__ import annotations
 
-from .checkpoint import (
-    AtomicCheckpointSaver,
-    ResumeFromLatest,
-    SaveBestModel,
-    SeedEachEpoch,
-    WeightsLoader,
-    latest_checkpoint,
-    load_weights,
-)
+from .checkpoint_saver import AtomicCheckpointSaver, latest_checkpoint
 from .domains import DomainReportWriter, SetSamplerEpoch, domain_metrics, domain_report_writers, mean_metric
 from .evaluation_report import LandmarkReportWriter
 from .landmark_metrics import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
 from .metrics_history import MetricsHistory, lower_is_better
 from .prediction_writer import LandmarkPredictionWriter, prediction_record
 from .progress import RunProgress
+from .resume import ResumeFromLatest
+from .save_best_model import SaveBestModel
+from .seed_each_epoch import SeedEachEpoch
 from .training_log import LossAndLearningRate, TrainingProgressBar, ValidationOverlayTensorBoard
+from .weights_loader import WeightsLoader, check_weights, load_weights
 
 __all__ = [
     "AtomicCheckpointSaver",
@@ -40,6 +36,7 @@ __all__ = [
     "TrainingProgressBar",
     "ValidationOverlayTensorBoard",
     "WeightsLoader",
+    "check_weights",
     "domain_metrics",
     "domain_report_writers",
     "latest_checkpoint",

@@ -203,7 +203,7 @@ class LandmarkPredictionWriter:
         self._earlier: set[str] = set()  # files earlier predict runs wrote here (journal and summary)
         self._dataset = None  # the engine's dataset, for the images it skipped
         #: the model weights that ran ({"path", "sha256"}): the engine's ``state.weights["model"]`` (set by
-        #: :class:`~monai_landmarks.handlers.checkpoint.WeightsLoader`), else what the caller sets here
+        #: :class:`~monai_landmarks.handlers.weights_loader.WeightsLoader`), else what the caller sets here
         self.model_weights: dict | None = None
         self._refiner: dict | None = None
         self._shape_prior: dict | None = None

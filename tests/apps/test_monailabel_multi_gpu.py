@@ -21,7 +21,7 @@ pytest.importorskip("monailabel")
 from monai.bundle import ConfigParser  # noqa: E402
 from monailabel.tasks.train.bundle import BundleTrainTask  # noqa: E402
 
-from monai_landmarks.apps.monailabel.train import RUN, LandmarkTrainTask  # noqa: E402
+from monai_landmarks.apps.monailabel.train import RESUME, LandmarkTrainTask  # noqa: E402
 from monai_landmarks.data.dataset_format import load_datalist  # noqa: E402
 from monai_landmarks.data.synthetic import generate_phantom_dataset  # noqa: E402
 
@@ -57,18 +57,19 @@ REQUEST = {"force_multi_gpu": True, "gpus": "0", "max_epochs": 1, "val_split": 0
 
 
 def test_the_bundle_alone_would_resume(task, monkeypatch):
-    """The risk is real: without the app's extra config file, the merged run attaches ResumeFromLatest."""
+    """The risk is real: the bundle's own trainer handlers include ResumeFromLatest; the app's merged ones do not."""
     commands = []
     monkeypatch.setattr(BundleTrainTask, "_run_command", lambda self, cmd, env: commands.append(cmd))
     task(dict(REQUEST), None)
     files = ast.literal_eval(commands[0][commands[0].index("--config_file") + 1])
-    assert len(files) == 3 and Path(files[-1]).name == "monailabel_run.json"
+    assert [Path(f).name for f in files] == ["monailabel_train.json", "multi_gpu_train.json"]
     bundle_only = ConfigParser()
-    bundle_only.read_config(files[:2])
-    assert any("resume" in step for step in bundle_only["run"])
+    bundle_only.read_config(str(Path(task.bundle_path) / "configs" / "train.json"))
+    assert RESUME in bundle_only["train#run_handlers"]
     merged = ConfigParser()
     merged.read_config(files)
-    assert merged["run"] == RUN
+    assert merged["run"] == bundle_only["run"]  # the bundle's one-line run
+    assert RESUME not in merged["train#run_handlers"] and "@train#checkpoint_saver" in merged["train#run_handlers"]
 
 
 def test_a_second_request_trains_again(task):

@@ -134,3 +134,30 @@ def test_run_bundle_gets_trained_values_and_never_replaces_foreign_files(tmp_pat
     assert (other / "configs" / "inference.json").read_text() == "{}"
     # training inside the bundle folder itself writes nothing
     assert write_run_bundle(parser, configs, configs.parent) == []
+
+
+@pytest.mark.parametrize("name", BUNDLES)
+def test_training_is_one_run_line_and_the_run_folder_handlers(name):
+    """The recipe lives in the trainer's handlers, not in ``run``: resume first checked, checkpoints saved after the
+    validation handler (so a checkpoint holds the epoch's best model), the run folder's configs on start."""
+    parser = _parser(name, "train.json", "multi_gpu_train.json")
+    single = _parser(name, "train.json")
+    for config in (single, parser):
+        assert config["run"] == ["$@train#trainer.run()"] and config["training"] == "%run"
+        assert "@train#run_handlers" in config["train#trainer#train_handlers"]
+    assert single["train#run_handlers"] == ["@train#run_bundle", "@train#resume", "@train#checkpoint_saver"]
+    # components, not references: MONAI Label reads each one's _target_ when it adds its checkpoint loader
+    targets = [h["_target_"] for h in single["train#handlers"]]
+    assert "ValidationHandler" in targets and "monai_landmarks.handlers.ResumeFromLatest" not in targets
+
+
+def test_run_bundle_handler_without_a_workflow_warns_and_writes_nothing(tmp_path):
+    from ignite.engine import Engine
+
+    from monai_landmarks.bundle import SaveRunBundle
+
+    engine = Engine(lambda e, b: None)
+    SaveRunBundle(tmp_path / "run").attach(engine)
+    with pytest.warns(UserWarning, match="no running MONAI ConfigWorkflow; the run folder gets no configs"):
+        engine.run([0], max_epochs=1)
+    assert not (tmp_path / "run").exists()

@@ -12,7 +12,7 @@ import torch
 import yaml
 
 from monai_landmarks.bundle.large_files import _sha256, file_sha256, listed_entry, verify_weights_file
-from monai_landmarks.handlers.checkpoint import check_weights, load_weights
+from monai_landmarks.handlers.weights_loader import check_weights, load_weights
 
 ROOT = Path(__file__).resolve().parents[2]
 

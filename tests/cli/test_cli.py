@@ -103,3 +103,18 @@ def test_synth_shows_progress_unless_quiet(tmp_path, capsys):
     assert main(["synth", str(tmp_path / "b"), "--num-train", "2", "--num-val", "1", "--num-test", "0",
                  "--overlays", "0", "--quiet"]) == 0  # fmt: skip
     assert "writing" not in capsys.readouterr().err
+
+
+def test_train_refiner_trains_the_cascade_refiner_beside_the_coarse_model(tmp_path, capsys):
+    data = generate_phantom_dataset(tmp_path / "d", "head", 3, 1, 0, size=(64, 80))
+    quick = ["patch_size=32", "patch_spacing_mm=1.0", "refine_epochs=1", "refiner_features=[8,8,8,8,8,8]",
+             "num_workers=0", f"data_root={data}"]  # fmt: skip
+    run = tmp_path / "run"
+    args = ["train", str(BUNDLES / "htc_ceph"), "--synthetic", "--refiner", "--bundle_root", str(run)]
+    assert main([*args, "--device", "cpu", *(x for q in quick for x in ("--set", q))]) == 0
+    assert f"trained the patch refiner into {run}" in capsys.readouterr().out
+    assert (run / "models" / "refiner.pt").is_file() and (run / "models" / "refiner_checkpoints" / "run.json").is_file()
+    rows = (run / "eval" / "refiner" / "validation_metrics.csv").read_text().splitlines()
+    assert [r.split(",")[0] for r in rows[1:]] == ["1"]
+    # the refiner run leaves the run folder's coarse model and configs to the coarse training
+    assert not (run / "models" / "model.pt").exists() and not (run / "configs").exists()

@@ -7,7 +7,7 @@ from monai.data import MetaTensor
 
 from monai_landmarks.engines import PatchRefinement, RefineLandmarksd, image_spacing, load_refiner
 from monai_landmarks.engines.cascade import refinement_from_file
-from monai_landmarks.handlers.checkpoint import SaveBestModel
+from monai_landmarks.handlers.save_best_model import SaveBestModel
 from monai_landmarks.networks import LandmarkRefiner
 
 SMALL = (4, 4, 8, 8, 8, 4)

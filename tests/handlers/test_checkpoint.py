@@ -3,7 +3,7 @@ from ignite.engine import Engine, Events
 from monai.engines import SupervisedTrainer
 from monai.handlers import CheckpointSaver
 
-from monai_landmarks.handlers.checkpoint import ResumeFromLatest, SaveBestModel, latest_checkpoint
+from monai_landmarks.handlers import ResumeFromLatest, SaveBestModel, latest_checkpoint
 
 
 def _trainer(ckpt_dir, max_epochs, seed=0):

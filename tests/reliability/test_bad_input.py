@@ -43,7 +43,7 @@ from monai_landmarks.data.converters import convert_csv, convert_labelme
 from monai_landmarks.data.datalists import training_datalists
 from monai_landmarks.data.dataset_format import DatasetError
 from monai_landmarks.data.image_reader import ImageReadError, SITKReader, read_image
-from monai_landmarks.handlers.checkpoint import check_weights
+from monai_landmarks.handlers.weights_loader import check_weights
 
 BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 TINY_PREDICT = ["--set", "width_multiplier=0.25", "--set", "image_size=[32,48]", "--quiet", "--device", "cpu"]
@@ -513,7 +513,7 @@ def _tiny_training(models: Path, ids=("a", "b"), epochs: int = 1, restart: bool 
 
     from ignite.engine import Engine
 
-    from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver, ResumeFromLatest
+    from monai_landmarks.handlers import AtomicCheckpointSaver, ResumeFromLatest
 
     net = torch.nn.Linear(2, 1)
     engine = Engine(lambda engine, batch: None)
@@ -1309,6 +1309,7 @@ def second_training_refused_before_it_rewrites_the_configs(tmp):
 def concurrent_training_leaves_the_running_one_alone(tmp):
     data = _phantoms(tmp)
     run = _tiny_run(tmp, data)
+
     def state():
         return {p: b for p, b in _files(run).items() if p != "models/.lock" and not p.startswith("eval/")}
 

@@ -117,7 +117,7 @@ def test_same_seed_same_run_other_seed_differs(phantoms, straight, one_thread, t
 def test_checkpoint_saver_never_leaves_half_a_file(tmp_path, monkeypatch):
     from ignite.engine import Engine
 
-    from monai_landmarks.handlers.checkpoint import AtomicCheckpointSaver
+    from monai_landmarks.handlers.checkpoint_saver import AtomicCheckpointSaver
 
     engine = Engine(lambda engine, batch: None)
     net = torch.nn.Linear(2, 1)

@@ -33,8 +33,8 @@ from monai_landmarks.apps.monailabel.markups import markups_from_points
 from monai_landmarks.bundle.large_files import verify_weights_file
 from monai_landmarks.data.spacing import resolve_spacing
 from monai_landmarks.engines import as_levels
-from monai_landmarks.handlers.checkpoint import check_weights
 from monai_landmarks.handlers.prediction_writer import prediction_record
+from monai_landmarks.handlers.weights_loader import check_weights
 from monai_landmarks.utils.keys import Keys
 
 __all__ = ["MODEL_FILE", "LandmarkInferTask", "LandmarkRequestError", "LandmarkServerError", "landmark_labelmap"]

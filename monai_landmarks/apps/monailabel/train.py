@@ -5,28 +5,19 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 from monai.bundle import ConfigParser
 from monailabel.tasks.train.bundle import BundleTrainTask
 
 from monai_landmarks.apps.monailabel.labels import bundle_landmark_names, label_sample
+from monai_landmarks.bundle.run_bundle import model_settings
 from monai_landmarks.utils.keys import Keys
 
-__all__ = ["MODEL_KEYS", "LandmarkTrainTask"]
+__all__ = ["RESUME", "LandmarkTrainTask"]
 
-#: settings that shape the network and its input; training takes them from the served ``inference.json`` so the
-#: weights it writes are the ones inference loads (``train.json`` derives them from ``dataset_dir`` instead).
-MODEL_KEYS = ("num_landmarks", "image_size", "width_multiplier", "channels", "levels")
-
-#: ``train.json``'s run without ``ResumeFromLatest``: a new request trains for its own ``max_epochs`` from
-#: ``model.pt`` (MONAI Label's checkpoint loader) instead of resuming a finished run and stopping at once.
-RUN = ["$@train#checkpoint_saver.attach(@train#trainer)", "$@train#trainer.run()"]
-
-#: the config file put last on the multi-GPU command line, so that its ``run`` is the one that runs (see
-#: :meth:`LandmarkTrainTask.run_multi_gpu`)
-RUN_CONFIG = "monailabel_run.json"
+#: the bundle's run-folder handler this app leaves out: a new request trains for its own ``max_epochs`` from
+#: ``model.pt`` (MONAI Label's checkpoint loader) instead of resuming a finished run and stopping at once
+RESUME = "@train#resume"
 
 
 class LandmarkTrainTask(BundleTrainTask):
@@ -49,9 +40,9 @@ class LandmarkTrainTask(BundleTrainTask):
         infer.read_config(f"{path}/configs/inference.json")
         for key, value in self.overrides.items():
             infer[key] = value
-        return {
-            k: infer.get_parsed_content(k) for k in MODEL_KEYS if k in infer.config and k in self.bundle_config.config
-        }
+        # the settings that shape the network, from the served inference.json (train.json derives some from
+        # dataset_dir instead), so the weights training writes are the ones inference loads
+        return {k: infer.get_parsed_content(k) for k in model_settings(infer.config, self.bundle_config.config)}
 
     def _fetch_datalist(self, request, datastore):
         return [
@@ -74,9 +65,10 @@ class LandmarkTrainTask(BundleTrainTask):
                 "val_interval": 1,
                 "landmark_names": self.landmark_names,
                 "protocol": {"_target_": "monai_landmarks.metrics.ErrorProtocol", "unit": "mm" if calibrated else "px"},
-                "run": RUN,
             }
         )
+        # the bundle's own run and handlers, in one process and under torchrun alike, without resuming
+        overrides["train#run_handlers"] = [h for h in self.bundle_config.get("train#run_handlers", []) if h != RESUME]
         # The multi-GPU path writes the overrides into a JSON config file, which cannot hold arrays: the datalists
         # go in as plain lists and the config turns them back into arrays.
         for key, plain in ((self.const.key_train_dataset_data(), "monailabel_train_datalist"),
@@ -85,20 +77,6 @@ class LandmarkTrainTask(BundleTrainTask):
                 overrides[plain] = [_plain(item) for item in overrides[key]]
                 overrides[key] = f"$monai_landmarks.data.datalists.datalist_arrays(@{plain})"
         return overrides
-
-    def run_multi_gpu(self, request, cmd, env):
-        """Run ``torchrun`` with :data:`RUN` as the last config file.
-
-        MONAI Label writes the overrides (``run`` among them) into ``monailabel_train.json`` and puts the bundle's
-        ``multi_gpu_train.json`` after it on the command line, so the bundle's ``run`` wins, and that one attaches
-        ``ResumeFromLatest``: a second training request would load the first run's last checkpoint, find its
-        ``max_epochs`` reached and stop at once. A third file holding only :data:`RUN` comes last instead.
-        """
-        path = os.path.join(self.bundle_path, "configs", RUN_CONFIG)
-        ConfigParser.export_config_file({"run": RUN}, path, indent=2)
-        at = cmd.index("--config_file") + 1
-        cmd = [*cmd[:at], cmd[at][:-1] + f",'{path}']", *cmd[at + 1 :]]
-        return super().run_multi_gpu(request, cmd, env)
 
 
 def _plain(item: dict) -> dict:
