@@ -12,7 +12,8 @@ def load_results(results_dir: Path) -> dict:
     {bundle: training record}, "measurements": {suite: record}}``; the shipped suites' records (the cascade) are
     kept apart, since both bundles' suites share evaluation names; shipped coarse-only suites of other anatomies
     (spine, chest) and the task-2 measurement records have sections of their own."""
-    from benchmarks.accuracy import CASCADE_SUITES, load_training
+    from benchmarks.accuracy import load_training
+    from benchmarks.suites import CASCADE_SUITES
 
     out: dict = {"speed": {}, "accuracy": {}, "shipped": {}, "anatomies": {}, "training": {}, "measurements": {}}
     for path in sorted(Path(results_dir).glob("speed_*.json")):  # speed_<module>[-<part>].json
