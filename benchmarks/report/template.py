@@ -17,7 +17,7 @@ _SLOT = re.compile(r"\{(\w+)\}")
 
 
 @cache
-def _blocks(path: Path = TEMPLATE) -> dict[str, list[str]]:
+def _blocks(path: Path) -> dict[str, list[str]]:
     parts = _BLOCK.split(path.read_text())
     return {name: _lines(text) for name, text in zip(parts[1::2], parts[2::2], strict=True)}
 
@@ -41,7 +41,7 @@ def block(name: str, **slots) -> list[str]:
     Raises:
         KeyError: no block ``name`` in the template, or a slot of the block not given (both name the template).
     """
-    blocks = _blocks()
+    blocks = _blocks(TEMPLATE)
     if name not in blocks:
         raise KeyError(f"{TEMPLATE}: no block '{name}' (blocks: {sorted(blocks)}).")
 
