@@ -6,6 +6,11 @@ as collected in ``../shared/REFERENCE.md`` section 4 (:mod:`.published`). The pr
 ``benchmarks/README.template.md`` (:mod:`.template`), every table is written by :func:`.tables.table` from
 columns declared once beside its section (:mod:`.accuracy`, :mod:`.cascade`, :mod:`.anatomies`,
 :mod:`.measurements`, :mod:`.speed`), and a section whose result file is missing says so instead of showing a table.
+
+Why a template rather than generated blocks between markers in the README: the README is generated whole (a
+section shows only when its records exist, the suite introduction repeats per suite, the tests render reports of
+fake records into other folders), so its output stays a function of the records alone, and the prose still has
+one file to be edited in.
 """
 
 from __future__ import annotations

@@ -100,7 +100,7 @@ def _best_validation(training: dict) -> str:
 
 def _isbi_table(acc: dict) -> list[str]:
     rows = [_published_isbi(row) for row in PUBLISHED_ISBI_TEST1]
-    rows += [_measured_isbi(acc[n], f"{n}") for n in ("isbi2015_mean", "isbi2015_senior") if n in acc]
+    rows += [_measured_isbi(acc[n], n) for n in ("isbi2015_mean", "isbi2015_senior") if n in acc]
     rows.append({**PUBLISHED_GU2NET_GRID, "mre_sd": PUBLISHED_GU2NET_GRID["mre"], "sdr": "-", "strict_sdr": "-"})
     if "gu2net_grid" in acc:
         rows.append(_measured_isbi(acc["gu2net_grid"], "gu2net_grid"))
