@@ -3,13 +3,12 @@ training record of their weights and the end-to-end inference benchmark."""
 
 from __future__ import annotations
 
-from benchmarks.report.accuracy import HAMEDAN_RADII, mre_sd, pairs, protocol
+from benchmarks.report.accuracy import HAMEDAN_COLUMNS, mre_sd, protocol
 from benchmarks.report.records import cases, summary
 from benchmarks.report.tables import (
     Column,
     command,
     duration,
-    error_rates,
     load,
     provenance,
     rates,
@@ -124,13 +123,7 @@ def _cascade_hamedan(shipped: dict) -> list[str]:
     rows = [records["hamedan_px_cascade"] for _, records in _shipped_suites(shipped) if "hamedan_px_cascade" in records]
     if not rows:
         return []
-    columns = (
-        Column("bundle", "`{bundle}`"),
-        Column("protocol", "{protocol}"),
-        Column("MRE px (SD)", mre_sd),
-        Column(f"SDR % at {' / '.join(map(str, HAMEDAN_RADII))} px", lambda r: error_rates(r["errors"], HAMEDAN_RADII)),
-        Column("pairs", pairs),
-    )
+    columns = (Column("bundle", "`{bundle}`"), *HAMEDAN_COLUMNS)
     return block("cascade_hamedan") + table(columns, rows) + [""]
 
 
