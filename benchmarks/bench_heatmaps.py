@@ -11,8 +11,10 @@ pixels of the heatmap, its ``truncated`` in sigmas, default 4), same random sub-
 heatmaps of 304 x 256. Placement: how far each renderer's Gaussian centre lies from the true point.
 
 When every case ran with timing enabled, the summary (ratios from this same session) replaces the section
-between the markers in ``benchmarks/HEATMAPS.md``. Each record's ``extra_info`` holds the seed, commit,
-versions, device, size and K.
+between the markers in ``benchmarks/HEATMAPS.md`` (the per-operation, decoder and placement tables; the interleaved
+ratios and their targets are rendered once, by ``python -m benchmarks report`` into ``benchmarks/README.md``, from
+this run's ``speed_heatmaps.json``). Each record's ``extra_info`` holds the seed, commit, versions, device, size
+and K.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import monai
@@ -36,6 +39,7 @@ from monai_landmarks.transforms.heatmap import GenerateHeatmapsd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.provenance import cpu_name, git_commit  # noqa: E402
+from benchmarks.report.tables import Column, table  # noqa: E402
 
 THREADS = 2
 SEED = 0
@@ -68,7 +72,6 @@ ALLOCATOR = _pin_allocator()
 torch.set_num_threads(THREADS)
 RESULTS: dict[tuple[str, str], dict] = {}  # (group, name) -> {"min": s, "median": s, "rounds": n}
 PLACEMENT: dict[str, dict] = {}
-INTERLEAVED: dict[str, dict] = {}  # case -> ratios of the interleaved test
 
 
 def _load() -> str:
@@ -193,8 +196,6 @@ def test_interleaved_ratios(benchmark, case):
         }
     )
     info = benchmark.extra_info
-    if not benchmark.disabled:
-        INTERLEAVED[case] = dict(info)
     print(
         f"\n[bench] {case} interleaved: MONAI/ours {info['monai_over_ours_median']:.0f}x median "
         f"({info['monai_over_ours_min']:.0f}x min), ours/zeros {info['ours_over_zeros_median']:.2f} median, "
@@ -276,39 +277,53 @@ def _ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f}"
 
 
-def _interleaved_lines() -> list[str]:
-    """The targets of the issue, judged on the interleaved ratios (the separate tests above run minutes apart)."""
-    small = [c for c, (_, size) in SIZES.items() if size[0] < 1000]
-    if set(INTERLEAVED) != set(SIZES):
-        return ["", "Targets: not judged (the interleaved test did not run for every case)."]
-    lines = [
-        "",
-        "Interleaved (`test_interleaved_ratios`: zeros, ours and MONAI's alternate round by round, the fast ones "
-        f"averaged over {INNER} calls per round, so the ratios share the load), median (min) of the rounds:",
-        "",
-        "| case | MONAI / ours | ours / zeros | load 1 min |",
-        "|---|---|---|---|",
-    ]
-    for case in SIZES:
-        i = INTERLEAVED[case]
-        lines.append(
-            f"| {case} | {i['monai_over_ours_median']:.0f}x ({i['monai_over_ours_min']:.0f}x) | "
-            f"{i['ours_over_zeros_median']:.2f} ({i['ours_over_zeros_min']:.2f}) | "
-            f"{i['load_average_1min_at_start']} -> {i['load_average_1min_at_end']} |"
-        )
-    speedup = min(INTERLEAVED[c]["monai_over_ours_median"] for c in small)
-    over_zeros = max(INTERLEAVED[c]["ours_over_zeros_median"] for c in SIZES if c not in small)
-    lines += [
-        "",
-        f"Targets of the issue (interleaved medians): at least 100x MONAI at the two smaller sizes: {speedup:.0f}x "
-        f"at worst ({'met' if speedup >= 100 else 'NOT met'}); within 2x of allocate-and-zero at 1216 x 1024: "
-        f"{over_zeros:.2f}x ({'met' if over_zeros <= 2 else 'NOT met'}); sub-pixel exact placement: see below.",
-        "",
-    ]
-    return lines
+def _time(key: str) -> Callable[[dict], str]:
+    """ms, median (min), of the row's timing ``key``."""
+    return lambda row: f"{_ms(row[key]['median'])} ({_ms(row[key]['min'])})"
+
+
+def _ratio(top: str, bottom: str, digits: int, suffix: str = "") -> Callable[[dict], str]:
+    """``top / bottom`` of two of the row's timings: of their medians (of their mins)."""
+
+    def cell(row: dict) -> str:
+        a, b = row[top], row[bottom]
+        return f"{a['median'] / b['median']:.{digits}f}{suffix} ({a['min'] / b['min']:.{digits}f}{suffix})"
+
+    return cell
+
+
+SEPARATE_COLUMNS = (
+    Column("case", "{case}"),
+    Column("K", "{K}"),
+    Column("size (W x H)", "{size[0]} x {size[1]}"),
+    Column("zeros", _time("zeros")),
+    Column("ours", _time("ours")),
+    Column("MONAI", _time("monai")),
+    Column("MONAI / ours", _ratio("monai", "ours", 0, "x")),
+    Column("ours / zeros", _ratio("ours", "zeros", 2)),
+)
+DECODE_COLUMNS = (
+    Column("decoder", "{decoder}"),
+    Column("time", _time("time")),
+    Column("/ torch_argmax", _ratio("time", "torch_argmax", 2)),
+)
+PLACEMENT_COLUMNS = (
+    Column("case", "{case}"),
+    *(Column(header, lambda p, n=n: f"{p[n][0]:.3f} / {p[n][1]:.3f}") for header, n in (
+        ("MONAI centre", "monai_centre"), ("ours centre", "ours_centre"),
+        ("MONAI argmax", "monai_argmax"), ("ours argmax", "ours_argmax"))),
+    Column("MONAI value", "{monai_value_error:.3f}"),
+    Column("ours value", "{ours_value_error:.1e}"),
+)  # fmt: skip
 
 
 def _markdown() -> str:
+    b, k, size = DECODE_BATCH
+    separate = [{"case": c, "K": n, "size": wh, **{op: RESULTS[(c, op)] for op in ("zeros", "ours", "monai")}}
+                for c, (n, wh) in SIZES.items()]  # fmt: skip
+    base = RESULTS[("decode", "torch_argmax")]
+    decode = [{"decoder": n, "time": RESULTS[("decode", n)], "torch_argmax": base} for n in DECODERS]
+    placement = [{"case": c, **PLACEMENT[c]} for c in SIZES]
     lines = [
         BEGIN,
         "## Gaussian targets and decoders (`benchmarks/bench_heatmaps.py`)",
@@ -320,53 +335,31 @@ def _markdown() -> str:
         "(ours: `GenerateHeatmapsd`, MONAI: `GenerateHeatmapd`). "
         "Times in ms, median (min) over the rounds; ratios from this one session, of medians (of mins), but the "
         "per-operation tests run one after the other (not interleaved), so under a changing load only the "
-        "interleaved table further down is a fair comparison. "
+        "interleaved table of the README is a fair comparison. "
         "The two cores are shared with other work, which can inflate medians by whole scheduler slices; "
         "mins are the better estimate of the intrinsic cost. Another busy process invalidates a run (small "
         "cases then take multiples of the 4 ms scheduler tick): 1-minute load average "
         f"{LOAD_AT_START} at the start of this run, {_load()} at its end.",
         "",
-        "| case | K | size (W x H) | zeros | ours | MONAI | MONAI / ours | ours / zeros |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for case, (k, size) in SIZES.items():
-        z, o, m = (RESULTS[(case, n)] for n in ("zeros", "ours", "monai"))
-        lines.append(
-            f"| {case} | {k} | {size[0]} x {size[1]} | {_ms(z['median'])} ({_ms(z['min'])}) | "
-            f"{_ms(o['median'])} ({_ms(o['min'])}) | {_ms(m['median'])} ({_ms(m['min'])}) | "
-            f"{m['median'] / o['median']:.0f}x ({m['min'] / o['min']:.0f}x) | "
-            f"{o['median'] / z['median']:.2f} ({o['min'] / z['min']:.2f}) |"
-        )
-    lines += _interleaved_lines()
-    b, k, size = DECODE_BATCH
-    lines += [
+        *table(SEPARATE_COLUMNS, separate),
+        "",
+        "Interleaved (`test_interleaved_ratios`: zeros, ours and MONAI's alternate round by round, the fast ones "
+        f"averaged over {INNER} calls per round, so the ratios share the load): that table and the issue's targets "
+        "(at least 100x MONAI at the two smaller sizes, within 2x of allocate-and-zero at 1216 x 1024) are in "
+        "[README.md](README.md#heatmap-targets-and-decoding), rendered from this run's record by "
+        "`python -m benchmarks report`; sub-pixel exact placement: see below.",
         "",
         f"Decoding a batch of {b} x {k} heatmaps of {size[0]} x {size[1]} (ms, median (min)); `torch_argmax` is "
         "a bare `argmax` without coordinates or confidence:",
         "",
-        "| decoder | time | / torch_argmax |",
-        "|---|---|---|",
-    ]
-    base = RESULTS[("decode", "torch_argmax")]["median"]
-    for name in DECODERS:
-        r = RESULTS[("decode", name)]
-        ratio = f"{r['median'] / base:.2f} ({r['min'] / RESULTS[('decode', 'torch_argmax')]['min']:.2f})"
-        lines.append(f"| {name} | {_ms(r['median'])} ({_ms(r['min'])}) | {ratio} |")
-    lines += [
+        *table(DECODE_COLUMNS, decode),
         "",
         "Placement, in pixels (max / mean over the landmarks): `centre` is the centre of the rendered Gaussian "
         "(fitted exactly by DARK without blur), `argmax` the best pixel; `value` is the largest difference "
         "from the exact, untruncated sub-pixel Gaussian (peak 1); ours differs only by its truncation at "
         f"{TRUNCATE:g} sigmas.",
         "",
-        "| case | MONAI centre | ours centre | MONAI argmax | ours argmax | MONAI value | ours value |",
-        "|---|---|---|---|---|---|---|",
+        *table(PLACEMENT_COLUMNS, placement),
+        END,
     ]
-    for case in SIZES:
-        p = PLACEMENT[case]
-        cells = [
-            f"{p[n][0]:.3f} / {p[n][1]:.3f}" for n in ("monai_centre", "ours_centre", "monai_argmax", "ours_argmax")
-        ]
-        lines.append(f"| {case} | {' | '.join(cells)} | {p['monai_value_error']:.3f} | {p['ours_value_error']:.1e} |")
-    lines.append(END)
     return "\n".join(lines)

@@ -461,53 +461,11 @@ def test_gpu(benchmark, model_name, size_key, mode, variant):
 
 
 def report(json_path: str) -> str:
-    """Markdown tables of a ``--benchmark-json`` file of this module (``python benchmarks/bench_networks.py FILE``)."""
-    data = json.loads(Path(json_path).read_text())
-    cases = [b for b in data["benchmarks"] if b["name"].startswith("test_cpu[")]
-    pairs = [b for b in data["benchmarks"] if b["name"].startswith("test_gu2net_speedup_interleaved")]
-    baseline = {}
-    for b in cases:
-        info = b["extra_info"]
-        if info["model"].endswith("_original"):
-            baseline[(info["model"].split("_")[0], tuple(info["input_shape"]), info["mode"])] = info
-    lines = [
-        "| model | input (B, C, W, H) | mode | images/s best (mean) | peak mem MiB | GFLOP/img fwd | vs original "
-        "(best) | load 1 min start -> end |",
-        "|---|---|---|---|---|---|---|---|",
-    ]
-    for b in cases:
-        info = b["extra_info"]
-        base = baseline.get((info["model"].split("_")[0], tuple(info["input_shape"]), info["mode"]))
-        ratio = "-" if base is None else f"{info['images_per_s_best'] / base['images_per_s_best']:.2f}x"
-        lines.append(
-            f"| {info['model']} | {tuple(info['input_shape'])} | {info['mode']} | {info['images_per_s_best']:.3f} "
-            f"({info['images_per_s_mean']:.3f}) | {info['peak_mem_mb']:.0f} | {info['gflops_per_image']:.1f} | "
-            f"{ratio} | {info.get('load_average_1min_at_start', float('nan')):.2f} -> "
-            f"{info.get('load_average_1min_at_end', float('nan')):.2f} |"
-        )
-    if pairs:
-        lines += [
-            "",
-            "| GU2Net, interleaved | original img/s best (median) | ours img/s best (median) | speed-up best "
-            "(median) | per round | load 1 min start -> end |",
-            "|---|---|---|---|---|---|",
-        ]
-        nan = float("nan")
-        for b in pairs:
-            i = b["extra_info"]
-            load = f"{i.get('load_average_1min_at_start', nan):.2f} -> {i.get('load_average_1min_at_end', nan):.2f}"
-            lines.append(
-                f"| {i['mode']} | {i['original_images_per_s_best']:.3f} ({i['original_images_per_s_median']:.3f}) | "
-                f"{i['ours_images_per_s_best']:.3f} ({i['ours_images_per_s_median']:.3f}) | {i['speedup_best']:.2f}x "
-                f"({i['speedup_median']:.2f}x) | {i['speedup_per_round']} | {load} |"
-            )
-    first = (cases or pairs)[0]["extra_info"]
-    lines += [
-        "",
-        f"Device: {first['device']}; torch {first['torch']}, MONAI {first['monai']}, Python {first['python']}; "
-        f"commit {first['git_commit']}; seed {first['seed']}; batch {first['batch_size']}.",
-    ]
-    return "\n".join(lines)
+    """The report's network sections for one ``--benchmark-json`` file of this module, rendered as
+    ``python -m benchmarks report`` renders them (``python benchmarks/bench_networks.py FILE``)."""
+    from benchmarks.report.speed import networks_section
+
+    return "\n".join(networks_section({"networks": json.loads(Path(json_path).read_text())}))
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ shipped cascade through the bundle's own ``evaluating`` workflow on ISBI 2015 te
 the predicted landmarks and from the ground truth, and scores them (``monai_landmarks.metrics.clinical``): per
 measurement the classification success rate with its confusion matrix and the value's MAE, against the
 mean-of-annotators and the senior ground truth, and for scale the junior annotator against the senior one.
-:func:`measurements_section` renders the records for ``benchmarks/README.md``.
+:func:`benchmarks.report.measurements.measurements_section` renders the records for ``benchmarks/README.md``.
 """
 
 from __future__ import annotations
@@ -14,14 +14,7 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
-__all__ = [
-    "COBB_PROTOCOL",
-    "MEASUREMENT_PROTOCOL",
-    "PUBLISHED_TASK2",
-    "cobb_record",
-    "measurement_record",
-    "measurements_section",
-]
+__all__ = ["COBB_PROTOCOL", "MEASUREMENT_PROTOCOL", "PUBLISHED_TASK2", "cobb_record", "measurement_record"]
 
 MEASUREMENT_PROTOCOL = (
     "ISBI 2015 task 2 on test1 (150 images): the eight measurements and classes of the challenge "
@@ -109,68 +102,3 @@ def cobb_record(report_dir: Path, dataset_root: Path, split: str) -> dict:
         "cobb_from_true_corners": cobb_report(from_truth, truth, image_ids),
         "cobb_values": dict(zip(image_ids, values, strict=True)),
     }
-
-
-def _cell(value, digits: int = 1) -> str:
-    return "-" if value is None else f"{value:.{digits}f}"
-
-
-def _suite_table(suite: str, rec: dict) -> list[str]:
-    reports = rec["measurements"]
-    lines = [
-        f"### `{rec['bundle']}` (suite `{suite}`)",
-        "",
-        "| measurement | success rate %, mean GT / senior GT | MAE, mean GT / senior GT | junior vs senior annotator: "
-        "success rate %, MAE | skipped |",
-        "|---|---|---|---|---|",
-    ]
-    for name, mean in reports["mean"]["measurements"].items():
-        senior, human = reports["senior"]["measurements"][name], reports["junior_vs_senior"]["measurements"][name]
-        unit = {"deg": " deg", "mm": " mm"}.get(mean["unit"] or "", "")
-        digits = 3 if mean["unit"] == "ratio" else 2
-        lines.append(
-            f"| {name} | {_cell(mean['success_rate'])} / {_cell(senior['success_rate'])} | "
-            f"{_cell(mean['mae'], digits)} / {_cell(senior['mae'], digits)}{unit} | "
-            f"{_cell(human['success_rate'])}, {_cell(human['mae'], digits)}{unit} | "
-            f"{mean['skipped']} / {senior['skipped']} |"
-        )
-    lines.append(
-        f"| **mean of the eight** | **{_cell(reports['mean']['mean_success_rate'])}** / "
-        f"**{_cell(reports['senior']['mean_success_rate'])}** | | "
-        f"{_cell(reports['junior_vs_senior']['mean_success_rate'])} | |"
-    )
-    lines += ["", "Confusion matrices against the senior ground truth (rows: class from the senior annotation, "
-              "columns: class from the predicted landmarks, classes 1, 2, 3 (, 4 for MW)):", ""]  # fmt: skip
-    confusion = [f"{n} `{m['confusion']}`" for n, m in reports["senior"]["measurements"].items()]
-    return lines + ["; ".join(confusion) + ".", ""]
-
-
-def measurements_section(records: dict, provenance, command=str) -> list[str]:
-    """The README section for ``{suite: measurement record}``; empty when there are none.
-
-    ``provenance(rec)`` gives the record's provenance sentence and ``command(text)`` shows a command line (the
-    report's own helpers, so this section reads like the others).
-    """
-    if not records:
-        return []
-    lines = [
-        "## Clinical measurements: ISBI 2015 task 2 on test1",
-        "",
-        "The eight measurements of the challenge's task 2 (ANB, SNB, SNA, ODI, APDI, FHI, FMA, MW; definitions, "
-        "thresholds and sources in `monai_landmarks/analysis/cephalometry.py`) from the shipped cascade's "
-        "landmarks, scored as the challenge did: the classification success rate is the percentage of images whose "
-        "class from the predicted landmarks equals the class from the ground-truth landmarks. Against the "
-        "mean-of-annotators and the senior ground truth (the challenge's own ground truth on test1 was the senior "
-        "annotation); the junior annotator scored against the senior one is the human reference. Commands: "
-        "`python -m benchmarks accuracy --suite gu2net_ceph_measurements` (and `htc_ceph_measurements`).",
-        "",
-        "Published task-2 figures (verified only where said): "
-        + "; ".join(f"{who}: {what} ({where})" for who, what, where in PUBLISHED_TASK2)
-        + ". The challenge paper's per-measurement table (Wang et al., Medical Image Analysis 31, 2016) could not "
-        "be read here, so no per-measurement figure is quoted beside ours.",
-        "",
-    ]
-    for suite, rec in sorted(records.items()):
-        lines += _suite_table(suite, rec)
-        lines += [f"Evaluation ({rec['eval_wall_seconds']} s): `{command(rec['eval_command'])}`. {provenance(rec)}", ""]
-    return lines

@@ -13,7 +13,7 @@ sys.path.insert(0, str(ROOT))  # the benchmarks package lives beside the library
 
 from benchmarks.__main__ import build_parser, speed_command  # noqa: E402
 from benchmarks.accuracy import SUITES, eval_command, train_command  # noqa: E402
-from benchmarks.report import _command, load_results, write_report  # noqa: E402
+from benchmarks.report import command, load_results, write_report  # noqa: E402
 
 ENV = {"seed": 0, "git_commit": "abc1234", "torch": "2.13.0", "monai": "1.6.1", "device": "fake CPU"}
 
@@ -128,7 +128,7 @@ def test_report_states_our_data_and_htc_parameters(tmp_path):
 
 def test_recorded_commands_are_relative_to_their_checkout():
     cmd = "python -m monai.bundle run training --bundle_root /somewhere/else/checkout/runs/benchmarks/x --seed 0"
-    assert _command(cmd) == "python -m monai.bundle run training --bundle_root runs/benchmarks/x --seed 0"
+    assert command(cmd) == "python -m monai.bundle run training --bundle_root runs/benchmarks/x --seed 0"
 
 
 def test_report_figures(tmp_path):

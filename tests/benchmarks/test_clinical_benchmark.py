@@ -13,8 +13,9 @@ import pytest  # noqa: E402
 from conftest import dataset_path  # noqa: E402
 
 from benchmarks.accuracy import SUITES, eval_command  # noqa: E402
-from benchmarks.clinical import cobb_record, measurement_record, measurements_section  # noqa: E402
+from benchmarks.clinical import cobb_record, measurement_record  # noqa: E402
 from benchmarks.report import load_results  # noqa: E402
+from benchmarks.report.measurements import measurements_section  # noqa: E402
 
 
 @pytest.mark.parametrize("bundle", ["htc_ceph", "gu2net_ceph"])
@@ -57,11 +58,11 @@ def test_senior_landmarks_as_predictions_score_100_against_senior(tmp_path):
 
     fake = {"suite": "gu2net_ceph_measurements", "bundle": "gu2net_ceph", "eval_wall_seconds": 1.0,
             "eval_command": "python -m monai.bundle run evaluating", **rec}  # fmt: skip
-    text = "\n".join(measurements_section({"gu2net_ceph_measurements": fake}, lambda r: "(provenance)"))
+    text = "\n".join(measurements_section({"gu2net_ceph_measurements": fake}))
     anb = next(line for line in text.splitlines() if line.startswith("| ANB |"))
     assert "/ 100.0 |" in anb and "/ 0.00 deg |" in anb  # against the senior ground truth: all right
     assert "**mean of the eight** | **" in text and "Lindner & Cootes" in text and "77-79 %" in text
-    assert measurements_section({}, str) == []
+    assert measurements_section({}) == []
 
 
 def test_report_routes_measurement_records_to_their_own_section(tmp_path):
