@@ -20,6 +20,11 @@ Resolution
 Outside the image
     Patch pixels that fall outside the image read zero (the mean of an intensity-normalised image): a patch
     around a landmark near the border, or around a coarse estimate off the image, is padded, never shifted.
+
+The cascade's chain, the same in the refiner's validation and at inference
+    patches (:func:`extract_patches`; :class:`LandmarkPatchesd` in a sample) -> refiner -> :func:`decode_patches`
+    (:class:`DecodePatchesd` in a sample) -> image pixels. :class:`RefineLandmarksd` is the inference step: it runs
+    the chain through :class:`~monai_landmarks.engines.PatchRefinement` on the coarse landmarks.
 """
 
 from __future__ import annotations
