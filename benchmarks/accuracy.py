@@ -370,7 +370,7 @@ def shipped_weights(suite: Suite, checkpoint: Path | None, refiner: Path | None)
     """The coarse and refiner weights a shipped suite evaluates: the bundle's ``models/`` unless given; checked
     here, since a missing refiner would silently give coarse landmarks (the bundle then skips refinement). A suite
     with no cascade evaluation takes no refiner (None)."""
-    from monai_landmarks.engines.cascade import refiner_meta
+    from monai_landmarks.engines import read_refiner
 
     models = ROOT / "bundles" / suite.bundle / "models"
     checkpoint = Path(checkpoint or models / "model.pt")
@@ -380,7 +380,7 @@ def shipped_weights(suite: Suite, checkpoint: Path | None, refiner: Path | None)
         if path is not None and not path.is_file():
             raise FileNotFoundError(f"{path}: no weights there; commit the bundle's weights or pass {option}.")
     if refiner is not None:
-        refiner_meta(refiner)  # ValueError naming the file when it is not self-describing refiner weights
+        read_refiner(refiner)  # ValueError naming the file when it is not self-describing refiner weights
     return checkpoint, refiner
 
 
@@ -391,12 +391,12 @@ def _sha256(path: Path) -> str:
 def shipped_training(checkpoint: Path, refiner: Path | None, coarse_run: Path | None, refiner_run: Path | None) -> dict:
     """What is known of how the shipped weights were trained, from their run folders when given (the lead's
     ``training_<bundle>.json``, read by the report, is the record that counts)."""
-    from monai_landmarks.engines.cascade import refiner_meta
+    from monai_landmarks.engines import read_refiner
 
     out: dict = {"command": None, "weights_sha256": {"coarse": _sha256(checkpoint)}}
     if refiner is not None:
         out["weights_sha256"]["refiner"] = _sha256(refiner)
-        out["refiner_meta"] = refiner_meta(refiner)  # the patch size, pixel size and widths the refiner trained with
+        out["refiner_meta"] = read_refiner(refiner).spec.meta()  # the patch size, pixel size and widths it trained with
     if coarse_run is not None:
         out["coarse_run"] = {"folder": str(coarse_run)} | training_facts(Path(coarse_run))
     if refiner_run is not None:

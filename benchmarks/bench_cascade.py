@@ -40,6 +40,7 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from benchmarks.provenance import ROOT, load_average, record  # noqa: E402
+from monai_landmarks.engines import read_refiner  # noqa: E402
 
 SEED = 0
 BUNDLES = ("htc_ceph", "gu2net_ceph")
@@ -87,10 +88,8 @@ def _random_weights(bundle: str, folder: Path) -> tuple[Path, Path]:
     refine = ConfigParser()
     refine.read_config([str(configs / "train.json"), str(configs / "refine.json")])
     refine.update({"dataset_dir": str(folder)})  # never read: only the refiner's settings are parsed
-    meta = {k: refine.get_parsed_content(k) for k in ("num_landmarks", "patch_size", "patch_spacing_mm")}
-    meta["features"] = list(refine.get_parsed_content("refiner_features"))
-    weights = refine.get_parsed_content("network_def").state_dict()
-    torch.save({"model": weights, "meta": meta}, folder / "refiner.pt")
+    spec = refine.get_parsed_content("refiner_spec")
+    spec.save(refine.get_parsed_content("network_def").state_dict(), folder / "refiner.pt")
     return folder / "model.pt", folder / "refiner.pt"
 
 
@@ -169,7 +168,7 @@ def test_cascade_end_to_end(benchmark, bundle, threads, inputs, tmp_path):
     n = len(files)
     per_image = {kind: _seconds(values, n) for kind, values in times.items()}
     ratios = [b / a for a, b in zip(times["coarse"], times["cascade"], strict=True)]
-    meta = json.loads(json.dumps(torch.load(refiner, map_location="cpu", weights_only=True)["meta"]))
+    meta = read_refiner(refiner).spec.meta()
     benchmark.extra_info.update(
         record(
             SEED,

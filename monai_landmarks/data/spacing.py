@@ -1,6 +1,6 @@
 """Which pixel spacing an image's millimetres use, and where it came from.
 
-Precedence, the same for the prediction writer and the cascade (:func:`monai_landmarks.engines.cascade.image_spacing`):
+Precedence, the same for the prediction writer and the cascade (:func:`image_spacing`):
 ``--spacing`` (the user), then the dataset's spacing (``dataset.json``), then the image header for formats that
 store a physical spacing (MetaImage, NIfTI, NRRD, DICOM: Pixel Spacing, then Imager Pixel Spacing, then Nominal
 Scanned Pixel Spacing), else the caller's default (the cascade's: the pixel size of the bundle's training data),
@@ -16,8 +16,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 import numpy as np
+import torch
 
-__all__ = ["ASSUMED", "HEADER_SPACING_SUFFIXES", "assumed_source", "header_spacing", "is_assumed", "resolve_spacing"]
+__all__ = [
+    "ASSUMED",
+    "HEADER_SPACING_SUFFIXES",
+    "assumed_source",
+    "header_spacing",
+    "image_spacing",
+    "image_spacing_and_source",
+    "is_assumed",
+    "resolve_spacing",
+]
 
 #: formats whose header spacing is physical; PNG, JPEG, BMP and TIFF carry 1.0 or a DPI value instead
 HEADER_SPACING_SUFFIXES = (".mha", ".mhd", ".nii", ".nii.gz", ".nrrd", ".nhdr", ".dcm")
@@ -78,3 +88,33 @@ def resolve_spacing(
     if spacing is None and _finite_pair(default) is not None:
         return _finite_pair(default), assumed_source(default)
     return spacing, source
+
+
+def image_spacing_and_source(image, override=None, default=None, dataset=None) -> tuple[torch.Tensor, str]:
+    """Millimetres per pixel ``(2,)`` of an image and where they came from: ``override`` (``--spacing``) when set,
+    else the dataset's or the header's, else ``default`` (the bundle's training data spacing, source
+    ``"assumed: bundle default (... mm)"``), by :func:`resolve_spacing`.
+
+    Raises:
+        ValueError: when the spacing chosen is not positive and finite, or none is known (the message names the file).
+    """
+    meta = getattr(image, "meta", None) or {}
+    name = str(meta.get("filename_or_obj", "image"))
+    if override is not None:  # the user's value is checked as given, never passed over
+        value, source = override, "--spacing"
+    else:
+        value, source = resolve_spacing(dataset=dataset, meta=meta, default=default)
+    if value is None:
+        raise ValueError(f"{name}: unknown pixel spacing; give it with --spacing (mm per pixel).")
+    try:
+        spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
+    except (TypeError, ValueError, RuntimeError) as e:
+        raise ValueError(f"{name}: pixel spacing must be one or two numbers (mm per pixel), got {value!r}.") from e
+    if not bool(torch.isfinite(spacing).all() and (spacing > 0).all()):
+        raise ValueError(f"{name}: pixel spacing must be positive and finite, got {spacing.tolist()}.")
+    return spacing, source
+
+
+def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
+    """The spacing of :func:`image_spacing_and_source` alone."""
+    return image_spacing_and_source(image, override, default, dataset)[0]

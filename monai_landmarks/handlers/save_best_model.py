@@ -8,7 +8,6 @@ resumed run never overwrites a better model with a worse one.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
 from pathlib import Path
 
 import torch
@@ -33,12 +32,12 @@ class SaveBestModel:
         network: the network to save (a DDP wrapper is unwrapped).
         metric_name: the evaluator metric to watch.
         mode: ``"min"`` (errors such as MRE) or ``"max"`` (rates such as SDR).
-        meta: settings the weights only work with (a refiner's patch size and spacing); when given the file
-            holds ``{"model": state_dict, "meta": meta}`` instead of a plain ``state_dict``.
+        writer: ``writer(state_dict, path)`` writes the file, default a plain ``state_dict``; the cascade's refiner
+            passes its ``RefinerSpec.save``, so the file records the settings the weights only work with.
     """
 
     def __init__(
-        self, path, network: torch.nn.Module, metric_name: str, mode: str = "min", meta: Mapping | None = None
+        self, path, network: torch.nn.Module, metric_name: str, mode: str = "min", writer=atomic_torch_save
     ) -> None:
         if mode not in ("min", "max"):
             raise ValueError(f"mode must be one of ('min', 'max'), got {mode!r}.")
@@ -48,7 +47,7 @@ class SaveBestModel:
         self.mode = mode
         self.best = math.inf if mode == "min" else -math.inf
         self.best_epoch = -1
-        self.meta = None if meta is None else dict(meta)
+        self.writer = writer
 
     def attach(self, engine) -> None:
         engine.add_event_handler(Events.COMPLETED, self)
@@ -70,7 +69,7 @@ class SaveBestModel:
         network = getattr(self.network, "module", self.network)
         if is_main_process():
             state = network.state_dict()
-            atomic_torch_save(state if self.meta is None else {"model": state, "meta": self.meta}, self.path)
+            self.writer(state, self.path)
 
     def state_dict(self) -> dict:
         return {"best": self.best, "best_epoch": self.best_epoch}

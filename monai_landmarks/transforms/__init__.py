@@ -7,7 +7,16 @@ Intensity normalisation and augmentation come from MONAI unchanged (``NormalizeI
 from __future__ import annotations
 
 from .heatmap import DecodeHeatmapsd, GenerateHeatmapsd
-from .patches import LandmarkPatchesd, PatchesToImaged, extract_patches, image_to_patch, patch_to_image
+from .patches import (
+    DecodePatchesd,
+    LandmarkPatchesd,
+    PatchesToImaged,
+    RefineLandmarksd,
+    decode_patches,
+    extract_patches,
+    image_to_patch,
+    patch_to_image,
+)
 from .shape_prior import ShapeModel, ShapePriord
 from .spatial import (
     INNER_OPERATIONS,
@@ -27,6 +36,7 @@ __all__ = [
     "LANDMARK_MATRIX",
     "LANDMARK_PERMUTATION",
     "DecodeHeatmapsd",
+    "DecodePatchesd",
     "DomainRandLandmarkAffined",
     "DomainResized",
     "GenerateHeatmapsd",
@@ -37,6 +47,8 @@ __all__ = [
     "PatchesToImaged",
     "RandLandmarkAffined",
     "RandLandmarkFlipd",
+    "RefineLandmarksd",
+    "decode_patches",
     "ShapeModel",
     "ShapePriord",
     "extract_patches",

@@ -60,10 +60,11 @@ def _random_weights(bundle: str, folder: Path, meta: bool = True) -> tuple[Path,
     torch.save(parser.get_parsed_content("network_def").state_dict(), folder / "model.pt")
     refine = ConfigParser()
     refine.read_config([str(configs / "train.json"), str(configs / "refine.json")])
-    info = {k: refine.get(k) for k in ("num_landmarks", "patch_size", "patch_spacing_mm")}
-    info["features"] = refine.get("refiner_features")
     state = refine.get_parsed_content("network_def").state_dict()
-    torch.save({"model": state, "meta": info} if meta else state, folder / "refiner.pt")
+    if meta:
+        refine.get_parsed_content("refiner_spec").save(state, folder / "refiner.pt")
+    else:
+        torch.save(state, folder / "refiner.pt")
     return folder / "model.pt", folder / "refiner.pt"
 
 

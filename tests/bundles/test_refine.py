@@ -10,6 +10,7 @@ from monai.bundle import ConfigParser
 from monai.bundle.scripts import run
 from monai.transforms import Compose
 
+from monai_landmarks.engines import read_refiner
 from monai_landmarks.transforms import patch_to_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,6 +33,17 @@ def _start_error(parser) -> float:
         start = patch_to_image(centre, sample["patch_matrix"])
         errors.append((start - torch.as_tensor(item["landmarks"])).norm(dim=-1) * float(item["spacing"][0]))
     return float(torch.cat(errors).nanmean())
+
+
+@pytest.mark.parametrize("name", ["htc_ceph", "gu2net_ceph"])
+def test_the_shipped_refiner_is_what_refine_json_trains(name, tmp_path):
+    """The refiner file records the spec of configs/refine.json (the one place its settings are written)."""
+    parser = ConfigParser()
+    parser.read_config(_configs(name))
+    parser.update({"bundle_root": str(tmp_path)})
+    spec = parser.get_parsed_content("refiner_spec")
+    assert read_refiner(ROOT / "bundles" / name / "models" / "refiner.pt").spec == spec
+    assert parser.get_parsed_content("validate#best_model").writer == spec.save
 
 
 @pytest.mark.parametrize("name", ["htc_ceph", "gu2net_ceph"])

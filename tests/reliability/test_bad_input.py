@@ -1487,9 +1487,9 @@ def refiner_path_typo(tmp):
 
 def refiner_path_a_folder(tmp):
     (folder := tmp / "refiner.pt").mkdir()
-    from monai_landmarks.engines import refinement_from_file
+    from monai_landmarks.engines import PatchRefinement
 
-    return Case(lambda: refinement_from_file(folder, 19), ValueError, str(folder), "not a regular file")
+    return Case(lambda: PatchRefinement.from_file(folder, 19), ValueError, str(folder), "not a regular file")
 
 
 def refiner_file_as_weights(tmp):
