@@ -264,6 +264,7 @@ ILLEGAL_ARGUMENTS = [
     ({"width_multiplier": 0}, "width_multiplier"),
     ({"width_multiplier": float("inf")}, "width_multiplier"),
     ({"layout": "NHWC"}, "layout"),
+    ({"single_output": "false"}, "single_output must be true or false"),
 ]
 
 

@@ -169,7 +169,7 @@ class HTC(nn.Module):
         single_output: bool = False,
     ) -> None:
         super().__init__()
-        self.single_output = bool(single_output)
+        self.single_output = _check_bool("single_output", single_output)
         if backbone_init not in BACKBONE_INITS:
             raise ValueError(f"backbone_init must be one of {BACKBONE_INITS}, got {backbone_init!r}.")
         self.backbone_init = backbone_init
@@ -339,7 +339,7 @@ class HTC(nn.Module):
         in both, and ``train()``/``eval()`` on one switch the shared layers (a bundle's ``network_def`` is the
         one-tensor form model-zoo checks, its ``network`` this view with every level)."""
         view = copy.copy(self)  # a shallow copy: the same submodules, parameters and buffers
-        view.single_output = bool(single_output)
+        view.single_output = _check_bool("single_output", single_output)
         return view
 
     def forward(self, x: torch.Tensor):
@@ -355,6 +355,12 @@ class HTC(nn.Module):
         if self.single_output:
             return levels[-1]
         return levels
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):  # a string "false" from a command line would read as True
+        raise ValueError(f"{name} must be true or false, got {value!r}.")
+    return value
 
 
 def _scale(c: int, multiplier: float) -> int:
