@@ -4,6 +4,7 @@ The Python API is :class:`LandmarkPredictor` (:mod:`monai_landmarks.predictor`);
 ``import monai_landmarks`` stays light (the bundle configs import it before their submodules).
 """
 
+__version__ = "0.1.0"  # the one place the version is written; pyproject.toml reads it
 __all__ = ["LandmarkPredictor", "LandmarkResult", "Predictions"]
 
 

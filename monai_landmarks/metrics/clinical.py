@@ -65,7 +65,7 @@ def cephalometric_report(
     """Success rate (%), confusion matrix and value MAE per ISBI measurement, one entry per image on both sides.
 
     Returns:
-        ``{"measurements": {name: {"success_rate", "confusion", "classes", "mae", "unit", "count", "skipped",
+        dict: ``{"measurements": {name: {"success_rate", "confusion", "classes", "mae", "unit", "count", "skipped",
         "skip_reasons"}}, "mean_success_rate": float}``; the mean is over the measurements with any image.
     """
     out = {}

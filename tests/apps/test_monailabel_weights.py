@@ -8,6 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+import torch
 
 pytest.importorskip("monailabel")
 
@@ -28,7 +29,10 @@ def _bundle(tmp_path: Path) -> Path:
 
 def test_weights_that_match_large_files_are_served(tmp_path):
     task = LandmarkInferTask(str(_bundle(tmp_path)), {})
-    assert task._get_network("cpu", {}) is not None
+    network = task._get_network("cpu", {})
+    with torch.no_grad():  # both levels, though the bundle's network_def is model-zoo's one-tensor form
+        levels = network.eval()(torch.rand(1, 1, 64, 80))
+    assert isinstance(levels, tuple) and len(levels) == 2
 
 
 def test_weights_with_flipped_bytes_are_refused(tmp_path):

@@ -56,9 +56,8 @@ def test_bundle_files_and_metadata(name, tmp_path):
 
 @pytest.mark.parametrize("name", BUNDLES)
 def test_network_matches_metadata(name):
-    net_id = "network_single_output" if name.startswith("htc") else "network_def"
     verify_net_in_out(
-        net_id=net_id, meta_file=_configs(name, "metadata.json"), config_file=_configs(name, "inference.json"),
+        net_id="network_def", meta_file=_configs(name, "metadata.json"), config_file=_configs(name, "inference.json"),
         device="cpu", n=4, **{f"network_def#{k}": v for k, v in NET[name].items()},
     )  # fmt: skip
 

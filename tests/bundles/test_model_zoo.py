@@ -21,8 +21,6 @@ from monai_landmarks.data.image_reader import read_image
 
 ROOT = Path(__file__).resolve().parents[2]
 BUNDLES = sorted(p.name for p in (ROOT / "bundles").iterdir() if (p / "configs").is_dir())
-# model-zoo's custom_net_config_dict: HTC's network_def returns both levels, the shape check takes one
-CUSTOM_NET = {"htc_ceph": "network_single_output", "htc_hand": "network_single_output"}
 SECTIONS = ("Commands", "Data", "Performance", "System configuration", "Limitations", "Citation")
 
 
@@ -87,7 +85,7 @@ def test_large_files_and_eval_metrics(name):
 def test_network_shapes_as_the_zoo_checks_them(name):
     bundle = ROOT / "bundles" / name
     verify_net_in_out(
-        net_id=CUSTOM_NET.get(name, "network_def"), meta_file=str(bundle / "configs" / "metadata.json"),
+        net_id="network_def", meta_file=str(bundle / "configs" / "metadata.json"),
         config_file=str(bundle / "configs" / "inference.json"), bundle_root=str(bundle), device="cpu",
     )  # fmt: skip
 
@@ -113,3 +111,39 @@ def test_torchscript_export_as_the_zoo_runs_it(name, tmp_path):
     )  # fmt: skip
     scripted = torch.jit.load(str(bundle / "models" / "verify_model.ts"))
     assert isinstance(scripted, torch.jit.ScriptModule)
+
+
+@pytest.mark.parametrize("name", [n for n in BUNDLES if n.startswith("htc")])
+def test_htc_network_def_is_the_finest_level_of_the_inference_network(name):
+    """model-zoo runs ``network_def`` (one tensor); inference runs ``network``: every level, the same parameters."""
+    parser = ConfigParser()
+    parser.read_config(str(ROOT / "bundles" / name / "configs" / "inference.json"))
+    parser["device"] = "cpu"
+    one, levels = parser.get_parsed_content("network_def"), parser.get_parsed_content("network")
+    assert one.state_dict().keys() == levels.state_dict().keys()
+    assert all(a is b for a, b in zip(one.parameters(), levels.parameters(), strict=True))
+    x = torch.rand(1, 1, 64, 80)
+    with torch.no_grad():
+        finest, both = one.eval()(x), levels.eval()(x)
+    assert isinstance(finest, torch.Tensor) and len(both) == 2 and torch.equal(finest, both[-1])
+
+
+def test_model_zoo_names_and_landmark_names():
+    """Each bundle has model-zoo's style of name (anatomy_modality[_network]_task), and a name for every landmark."""
+    names = {}
+    for name in BUNDLES:
+        configs = ROOT / "bundles" / name / "configs"
+        meta = json.loads((configs / "metadata.json").read_text())
+        names[name] = zoo = meta["model_zoo_name"]
+        assert zoo.endswith("_xray_" + name.split("_")[0] + "_landmarks") and zoo == zoo.lower(), zoo
+        parser = ConfigParser()
+        parser.read_config(str(configs / "inference.json"))
+        domains = parser.get_parsed_content("domain_landmark_names") if "domain_landmark_names" in parser else None
+        for landmarks in domains or [parser.get_parsed_content("landmark_names")]:
+            assert isinstance(landmarks, list) and len(set(landmarks)) == len(landmarks) > 0, (name, landmarks)
+            assert all(isinstance(n, str) and n for n in landmarks), name
+        channel_def = meta["network_data_format"]["outputs"]["pred"]["channel_def"]
+        assert len(channel_def) == meta["network_data_format"]["outputs"]["pred"]["num_channels"]
+        if domains is None:
+            assert list(channel_def.values()) == landmarks, f"{name}: metadata channel_def differs from inference"
+    assert len(set(names.values())) == len(names), names

@@ -200,6 +200,29 @@ class TestExportAndFusion:
             for g, e in zip(got, expected, strict=True):
                 _assert_close(g, e, 1e-4)
 
+    @pytest.mark.parametrize("heads", [(4, 2), (2,), (4,)])
+    def test_single_output_is_the_finest_level_of_the_same_weights(self, heads):
+        """model-zoo's one-tensor form and the tuple of levels share every parameter, in eager and scripted form."""
+        net = _small(heads=heads).eval()
+        one = net.with_single_output(True)
+        assert not net.single_output and one.single_output and one.state_dict().keys() == net.state_dict().keys()
+        x = torch.randn(1, 1, 32, 48)
+        with torch.no_grad():
+            levels, finest = net(x), one(x)
+            assert isinstance(finest, torch.Tensor) and torch.equal(finest, levels[-1])
+            scripted = torch.jit.script(one)(x)
+        assert isinstance(scripted, torch.Tensor)
+        _assert_close(scripted, finest, 1e-4)
+        with torch.no_grad():  # weights loaded into one form are in the other; train/eval switch the shared layers
+            for p in one.parameters():
+                p.mul_(0.5)
+        one.train()
+        assert net.head_quarter is one.head_quarter and all(m.training for m in net.stages.modules())
+        net.eval()
+        with torch.no_grad():
+            assert torch.equal(net(x)[-1], one(x))
+            assert not torch.allclose(net(x)[-1], levels[-1])
+
     def test_fuse_equals_eval(self):
         net = _small(in_channels=3).train()
         fused = net.fuse()
@@ -241,6 +264,7 @@ ILLEGAL_ARGUMENTS = [
     ({"width_multiplier": 0}, "width_multiplier"),
     ({"width_multiplier": float("inf")}, "width_multiplier"),
     ({"layout": "NHWC"}, "layout"),
+    ({"single_output": "false"}, "single_output must be true or false"),
 ]
 
 

@@ -85,6 +85,8 @@ class LandmarkInferTask(BundleInferTask):
         parser = super()._load_bundle_config(path, config)
         for key, value in self.overrides.items():
             parser[key] = value
+        if "network_def#single_output" in parser:  # MONAI Label serves network_def: every level, as predict runs it
+            parser["network_def#single_output"] = False
         return parser
 
     def info(self) -> dict:

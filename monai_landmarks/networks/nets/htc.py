@@ -132,6 +132,10 @@ class HTC(nn.Module):
         backbone_init: ``"he_fan_out"``: backbone convolutions drawn from N(0, sqrt(2 / fan_out)), what the
             published code intends; ``"pytorch"``: PyTorch's default initialisation, what the released code ends up
             with (its backbone init call is a no-op on tensors). The neck and heads are initialised alike in both.
+        single_output: return the finest level alone, one tensor, instead of the tuple of levels: the one ``pred``
+            of a bundle's metadata, which tools that read a single output (model-zoo's ``verify_net_in_out``,
+            viewers, exporters) take. The parameters are the same either way; :meth:`with_single_output` gives the
+            other form of one network.
 
     Raises:
         ValueError: for ``spatial_dims != 2``, non-positive sizes, per-stage tuples not of length 4, a stage width
@@ -143,6 +147,8 @@ class HTC(nn.Module):
         net = HTC(2, in_channels=1, out_channels=19)
         quarter, half = net(torch.rand(2, 1, 608, 480))  # (2, 19, 152, 120), (2, 19, 304, 240)
     """
+
+    __constants__ = ["single_output"]  # TorchScript compiles only the branch of forward that this network takes
 
     def __init__(
         self,
@@ -160,8 +166,10 @@ class HTC(nn.Module):
         gradient_checkpointing: bool = False,
         layout: str = "auto",
         backbone_init: str = "he_fan_out",
+        single_output: bool = False,
     ) -> None:
         super().__init__()
+        self.single_output = _check_bool("single_output", single_output)
         if backbone_init not in BACKBONE_INITS:
             raise ValueError(f"backbone_init must be one of {BACKBONE_INITS}, got {backbone_init!r}.")
         self.backbone_init = backbone_init
@@ -314,14 +322,33 @@ class HTC(nn.Module):
             p.requires_grad_(False)
         return fused.eval()
 
+    def with_single_output(self, single_output: bool) -> HTC:
+        """This network with ``single_output`` set, sharing its parameters and buffers: weights loaded into one are
+        in both, and ``train()``/``eval()`` on one switch the shared layers (a bundle's ``network_def`` is the
+        one-tensor form model-zoo checks, its ``network`` this view with every level)."""
+        view = copy.copy(self)  # a shallow copy: the same submodules, parameters and buffers
+        view.single_output = _check_bool("single_output", single_output)
+        return view
+
     def forward(self, x: torch.Tensor):
-        """Heatmaps, coarsest first: ``(quarter, half)`` (or the 1-tuple of the one head built)."""
+        """Heatmaps, coarsest first: ``(quarter, half)`` (or the 1-tuple of the one head built); with
+        ``single_output`` the finest level alone, a tensor."""
         y = self.features(x)
         if self.head_quarter is None:
-            return (self.head_half(y).contiguous(),)
-        if self.head_half is None:
-            return (self.head_quarter(y).contiguous(),)
-        return (self.head_quarter(y).contiguous(), self.head_half(y).contiguous())
+            levels = (self.head_half(y).contiguous(),)
+        elif self.head_half is None:
+            levels = (self.head_quarter(y).contiguous(),)
+        else:
+            levels = (self.head_quarter(y).contiguous(), self.head_half(y).contiguous())
+        if self.single_output:
+            return levels[-1]
+        return levels
+
+
+def _check_bool(name: str, value) -> bool:
+    if not isinstance(value, bool):  # a string "false" from a command line would read as True
+        raise ValueError(f"{name} must be true or false, got {value!r}.")
+    return value
 
 
 def _scale(c: int, multiplier: float) -> int:
