@@ -14,7 +14,11 @@ from dataclasses import dataclass
 
 from monai.utils import StrEnum, look_up_option
 
-__all__ = ["ErrorProtocol", "ErrorUnit"]
+__all__ = ["WRIST_PAIR", "WRIST_WIDTH_MM", "ErrorProtocol", "ErrorUnit"]
+
+#: the hand protocol's defaults (GU2Net): landmarks 0 and 4 span the wrist, taken as 50 mm wide
+WRIST_PAIR = (0, 4)
+WRIST_WIDTH_MM = 50.0
 
 
 class ErrorUnit(StrEnum):
@@ -62,8 +66,8 @@ class ErrorProtocol:
 
     unit: ErrorUnit | str = ErrorUnit.MM
     spacing: float | Sequence[float] | None = None
-    wrist_pair: Sequence[int] = (0, 4)
-    wrist_width_mm: float = 50.0
+    wrist_pair: Sequence[int] = WRIST_PAIR
+    wrist_width_mm: float = WRIST_WIDTH_MM
 
     def __post_init__(self) -> None:
         unit = look_up_option(self.unit, ErrorUnit)
@@ -77,6 +81,23 @@ class ErrorProtocol:
         object.__setattr__(self, "spacing", _spacing(self.spacing, unit))
         object.__setattr__(self, "wrist_pair", (int(pair[0]), int(pair[1])))
         object.__setattr__(self, "wrist_width_mm", width)
+
+    @classmethod
+    def of_data(
+        cls, calibrated: bool, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = WRIST_WIDTH_MM
+    ) -> ErrorProtocol:
+        """The protocol of a dataset: millimetres when its spacing is calibrated, else wrist-normalised millimetres
+        when a wrist pair is known (hand data), else pixels."""
+        if calibrated:
+            return cls(ErrorUnit.MM)
+        if wrist_pair is not None:
+            return cls(ErrorUnit.WRIST, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm)
+        return cls(ErrorUnit.PX)
+
+    def to_config(self) -> dict:
+        """The protocol as a bundle config entry (``_target_`` and arguments), for configs written as JSON."""
+        fields = {"wrist_pair": list(self.wrist_pair), "wrist_width_mm": self.wrist_width_mm}
+        return {"_target_": "monai_landmarks.metrics.ErrorProtocol", **self.to_dict(), **fields}
 
     def to_dict(self) -> dict:
         """The protocol as a report records it: the wrist fields only for ``unit="wrist"``."""

@@ -23,18 +23,22 @@ the same ``landmarks`` list, so a corrected result can be saved back as the labe
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from monai.bundle import ConfigParser
 
+from monai_landmarks.metrics.protocol import WRIST_WIDTH_MM, ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 __all__ = [
     "LandmarkLabelError",
     "bundle_landmark_names",
+    "bundle_protocol",
     "centroids",
     "check_label_file",
     "first_fitting_label",
@@ -60,6 +64,22 @@ def bundle_landmark_names(bundle_dir) -> list[str]:
     if not channel_def:
         raise LandmarkLabelError(f"{path}: no network_data_format.outputs channel_def to take landmark names from.")
     return [channel_def[k] for k in sorted(channel_def, key=int)]
+
+
+def bundle_protocol(config, samples: Sequence[dict]) -> ErrorProtocol:
+    """The error protocol a bundle measures labelled samples in, by the rule of its ``train.json``
+    (:meth:`~monai_landmarks.metrics.ErrorProtocol.of_data`): millimetres when every sample has a spacing, else
+    the bundle's wrist protocol where it sets ``wrist_pair`` (``htc_hand``), else pixels.
+
+    Args:
+        config: the bundle's ``train.json`` content (a dict, or a ``monai.bundle.ConfigParser``, left unchanged).
+        samples: datalist items (:func:`label_sample`), NaN spacing where a label has none.
+    """
+    parser = ConfigParser(copy.deepcopy(getattr(config, "config", config)))  # parsing rewrites macros in place
+    calibrated = all(np.isfinite(np.asarray(s[Keys.SPACING], dtype=np.float64)).all() for s in samples)
+    wrist_pair = parser.get_parsed_content("wrist_pair", default=None)
+    wrist_width_mm = parser.get_parsed_content("wrist_width_mm", default=WRIST_WIDTH_MM)
+    return ErrorProtocol.of_data(calibrated, wrist_pair, wrist_width_mm)
 
 
 def parse_spacing(value, where: str) -> np.ndarray:
