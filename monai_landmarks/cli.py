@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -100,15 +99,19 @@ def _settings(pairs: Sequence[str]) -> dict:
     return settings
 
 
-def _positive_float(text: str) -> float:
-    """argparse type for a spacing: a positive, finite number of millimetres per pixel."""
+def _spacing(text: str) -> float:
+    """argparse type for ``--spacing``: one number of millimetres per pixel, checked as every spacing is
+    (:class:`~monai_landmarks.data.spacing.Spacing`)."""
+    from monai_landmarks.data.spacing import Spacing
+
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"spacing must be a positive number of mm per pixel, got {text}")
-    return value
+    try:
+        return Spacing.of(value, "--spacing").x
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"spacing must be a positive number of mm per pixel, got {text}") from None
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -332,7 +335,7 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--labels", help="shenzhen: GU2Net's label folder")
     c.add_argument("--ground-truth", default="mean", choices=("mean", "senior", "junior"), help="isbi2015 only")
     c.add_argument("--downsample", type=int, default=1, help="integer box-mean downsampling factor")
-    c.add_argument("--spacing", type=_positive_float, help="labelme: mm per pixel, if known")
+    c.add_argument("--spacing", type=_spacing, help="labelme: mm per pixel, if known")
     c.add_argument("--name", help="labelme: dataset name")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -365,7 +368,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
     p.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
-    p.add_argument("--spacing", type=_positive_float, help="mm per pixel of the images, for millimetre output")
+    p.add_argument("--spacing", type=_spacing, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")

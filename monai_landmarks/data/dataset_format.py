@@ -47,6 +47,7 @@ from monai_landmarks.utils.coords import as_landmarks, inside_image
 from monai_landmarks.utils.io import current_umask
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.paths import check_output_folder, check_safe_name, is_safe_name
+from monai_landmarks.utils.spacing import Spacing
 
 __all__ = [
     "BASE_COLUMNS",
@@ -90,11 +91,10 @@ class OutsideImageWarning(UserWarning):
 
 
 def _check_spacing_value(value, where: str) -> None:
-    values = [value] if not isinstance(value, (list, tuple)) else list(value)
-    if len(values) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
-        raise DatasetError(f"{where}: pixel spacing must be a number or a pair [sx, sy], got {value!r}.")
-    if any(not math.isfinite(v) or v <= 0 for v in values):
-        raise DatasetError(f"{where}: pixel spacing must be positive and finite, got {value!r}.")
+    try:
+        Spacing.of(value, "dataset", where)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
 
 
 def _check_spacing(spacing, where: str) -> None:

@@ -22,7 +22,7 @@ from monai.transforms import MapTransform
 from monai.utils import convert_to_tensor
 
 from ..codecs.decoders import decode_softmax
-from ..data.spacing import HEADER_SPACING_SUFFIXES, is_assumed, resolve_spacing
+from ..data.spacing import HEADER_SPACING_SUFFIXES, Spacing, is_assumed, resolve_spacing
 from ..transforms.patches import extract_patches, patch_to_image
 from ..utils import coords
 from ..utils.keys import Keys
@@ -51,20 +51,11 @@ def image_spacing_and_source(image, override=None, default=None, dataset=None) -
         ValueError: when the spacing chosen is not positive and finite, or none is known (the message names the file).
     """
     meta = getattr(image, "meta", None) or {}
-    name = str(meta.get("filename_or_obj", "image"))
-    if override is not None:  # the user's value is checked as given, never passed over
-        value, source = override, "--spacing"
-    else:
-        value, source = resolve_spacing(dataset=dataset, meta=meta, default=default)
-    if value is None:
+    spacing = resolve_spacing(override, dataset, meta, default=default)
+    if spacing is None:
+        name = str(meta.get("filename_or_obj", "image"))
         raise ValueError(f"{name}: unknown pixel spacing; give it with --spacing (mm per pixel).")
-    try:
-        spacing = torch.as_tensor(np.asarray(value, dtype=np.float64)).reshape(-1)[:2].expand(2)
-    except (TypeError, ValueError, RuntimeError) as e:
-        raise ValueError(f"{name}: pixel spacing must be one or two numbers (mm per pixel), got {value!r}.") from e
-    if not bool(torch.isfinite(spacing).all() and (spacing > 0).all()):
-        raise ValueError(f"{name}: pixel spacing must be positive and finite, got {spacing.tolist()}.")
-    return spacing, source
+    return spacing.as_tensor(), spacing.source
 
 
 def image_spacing(image, override=None, default=None, dataset=None) -> torch.Tensor:
@@ -224,14 +215,8 @@ class PatchRefinement:
 
 def _check_spacing_setting(value, name: str) -> None:
     """A configured spacing: None, or one or two positive finite numbers (mm per pixel)."""
-    if value is None:
-        return
-    try:
-        array = np.asarray(value, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        array = np.array([])
-    if array.size not in (1, 2) or not (np.isfinite(array).all() and (array > 0).all()):
-        raise ValueError(f"RefineLandmarksd: {name} must be one or two positive numbers (mm per pixel), got {value!r}.")
+    if value is not None:
+        Spacing.of(value, name, where="RefineLandmarksd", name=name)
 
 
 class RefineLandmarksd(MapTransform):

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 from monai.utils import StrEnum, look_up_option
 
+from monai_landmarks.utils.spacing import Spacing
+
 __all__ = ["WRIST_PAIR", "WRIST_WIDTH_MM", "ErrorProtocol", "ErrorUnit"]
 
 #: the hand protocol's defaults (GU2Net): landmarks 0 and 4 span the wrist, taken as 50 mm wide
@@ -40,12 +42,8 @@ def _spacing(spacing, unit: ErrorUnit) -> tuple[float, float] | None:
         return None
     if unit != ErrorUnit.MM:
         raise ValueError(f"spacing is only used with unit='mm', got unit={unit.value!r}.")
-    values = [float(s) for s in (spacing if isinstance(spacing, Sequence) else [spacing])]
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or not all(math.isfinite(s) and s > 0 for s in values):
-        raise ValueError(f"spacing must be a positive scalar or (sx, sy) in mm per pixel, got {spacing}.")
-    return values[0], values[1]
+    checked = Spacing.of(spacing, "ErrorProtocol", name="spacing")
+    return checked.x, checked.y
 
 
 @dataclass(frozen=True)

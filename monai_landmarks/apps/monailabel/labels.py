@@ -32,6 +32,7 @@ from pathlib import Path
 import numpy as np
 from monai.bundle import ConfigParser
 
+from monai_landmarks.data.spacing import Spacing
 from monai_landmarks.metrics.protocol import WRIST_WIDTH_MM, ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
@@ -83,17 +84,17 @@ def bundle_protocol(config, samples: Sequence[dict]) -> ErrorProtocol:
 
 
 def parse_spacing(value, where: str) -> np.ndarray:
-    """``(2,)`` float64 mm per pixel from one positive number or ``[x, y]``; NaN when ``value`` is None."""
+    """``(2,)`` float64 mm per pixel from one positive number or ``[x, y]`` (JSON numbers, checked as every spacing
+    is: :class:`~monai_landmarks.data.spacing.Spacing`); NaN when ``value`` is None."""
     if value is None:
         return np.full(2, np.nan, dtype=np.float64)
-    values = [value] * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    if (
-        not isinstance(values, (list, tuple))
-        or len(values) != 2
-        or not all(_is_number(v) and math.isfinite(v) and v > 0 for v in values)
-    ):
-        raise LandmarkLabelError(f"{where}: spacing_mm must be a positive number or [x, y], got {value!r}.")
-    return np.asarray(values, dtype=np.float64)  # float32 would move SDR ties (see load_datalist)
+    values = [value] * 2 if _is_number(value) else value
+    try:
+        if not (isinstance(values, (list, tuple)) and len(values) == 2 and all(_is_number(v) for v in values)):
+            raise ValueError("not one number or [x, y]")
+        return Spacing.of(values, where).as_array()  # float64: float32 would move SDR ties (see load_datalist)
+    except ValueError:
+        raise LandmarkLabelError(f"{where}: spacing_mm must be a positive number or [x, y], got {value!r}.") from None
 
 
 def _is_number(value) -> bool:
