@@ -10,6 +10,7 @@ spacing given to the package, from a flag, a config, a dataset, a header or a re
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 from dataclasses import dataclass
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-__all__ = ["ASSUMED", "Spacing", "assumed_source", "is_assumed"]
+__all__ = ["ASSUMED", "Spacing", "assumed_source", "is_assumed", "spacing_flag"]
 
 ASSUMED = "assumed: "  #: how a source that is a default, not a property of the image, begins
 
@@ -136,3 +137,15 @@ class Spacing:
     def as_tensor(self) -> torch.Tensor:
         """``(2,)`` float64 tensor."""
         return torch.tensor([self.x, self.y], dtype=torch.float64)
+
+
+def spacing_flag(text: str) -> float:
+    """``argparse`` type of a ``--spacing`` flag: one number of millimetres per pixel, checked as every spacing is."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    try:
+        return Spacing.of(value, "--spacing").x
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"spacing must be a positive number of mm per pixel, got {text}") from None
