@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import signal
 import sys
 from collections.abc import Sequence
@@ -47,38 +46,10 @@ def _synth(args: argparse.Namespace) -> int:
 
 
 def _convert(args: argparse.Namespace) -> int:
-    from monai_landmarks.data import converters
+    from monai_landmarks.data.converters import CONVERTERS
 
-    if args.format == "isbi2015":
-        out = converters.convert_isbi2015(
-            args.source, args.out, ground_truth=args.ground_truth, downsample=args.downsample, overwrite=args.overwrite,
-            progress=not args.quiet,
-        )  # fmt: skip
-    elif args.format == "dha":
-        if not args.images:
-            raise ValueError("dha: give the Digital Hand Atlas image folder with --images (SOURCE is all.csv).")
-        out = converters.convert_dha(
-            args.source, args.images, args.out, downsample=args.downsample, overwrite=args.overwrite,
-            progress=not args.quiet,
-        )  # fmt: skip
-    elif args.format == "shenzhen":
-        if not args.labels:
-            raise ValueError("shenzhen: give GU2Net's label folder with --labels (SOURCE is the image folder).")
-        out = converters.convert_shenzhen(
-            args.source, args.labels, args.out, downsample=args.downsample, overwrite=args.overwrite,
-            progress=not args.quiet,
-        )  # fmt: skip
-    else:
-        from monai_landmarks.utils.paths import regular_files
-
-        source = Path(args.source)
-        files = regular_files(sorted(source.glob("*.json")), _warn("convert")) if source.is_dir() else [args.source]
-        if not files:
-            raise ValueError(f"{args.source}: no labelme .json files found.")
-        out = converters.convert_labelme(
-            files, args.out, name=args.name or Path(args.out).name, pixel_spacing_mm=args.spacing,
-            downsample=args.downsample, overwrite=args.overwrite, progress=not args.quiet,
-        )  # fmt: skip
+    values = {**vars(args), "progress": not args.quiet, "warn": _warn("convert")}
+    out = CONVERTERS[args.format].convert(args.source, args.out, values)
     print(f"wrote {out}")
     return EXIT_OK
 
@@ -99,17 +70,6 @@ def _settings(pairs: Sequence[str]) -> dict:
         except json.JSONDecodeError:
             settings[key] = value
     return settings
-
-
-def _positive_float(text: str) -> float:
-    """argparse type for a spacing: a positive, finite number of millimetres per pixel."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not math.isfinite(value) or value <= 0:
-        raise argparse.ArgumentTypeError(f"spacing must be a positive number of mm per pixel, got {text}")
-    return value
 
 
 def _predict(args: argparse.Namespace) -> int:
@@ -287,6 +247,8 @@ def _shape_prior(args: argparse.Namespace) -> int:
     from monai_landmarks.transforms.shape_prior import ShapeModel
     from monai_landmarks.utils.keys import Keys
 
+    if not args.clamp > 0:
+        raise ValueError(f"--clamp must be a positive number of standard deviations, got {args.clamp}.")
     if Path(args.out).exists():  # checked before the dataset is read
         raise FileExistsError(f"{args.out}: exists; refused to replace it. Choose another path or move it away.")
     train, val = training_datalists(args.dataset_dir, num_val=args.num_val)
@@ -302,6 +264,9 @@ def _shape_prior(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
+    from monai_landmarks.data.converters import CONVERTERS
+    from monai_landmarks.utils.spacing import spacing_flag
+
     parser = argparse.ArgumentParser(
         prog="monai-landmarks",
         description="Anatomical landmark detection in 2D X-rays with MONAI.",
@@ -325,15 +290,12 @@ def _parser() -> argparse.ArgumentParser:
     s.set_defaults(run=_synth)
 
     c = sub.add_parser("convert", help="convert a public dataset layout", description=_convert_help())
-    c.add_argument("format", choices=("isbi2015", "dha", "shenzhen", "labelme"))
-    c.add_argument("source", help="isbi2015: the release folder; dha: all.csv; shenzhen: images; labelme: json(s)")
+    c.add_argument("format", choices=tuple(CONVERTERS))
+    c.add_argument("source", help="; ".join(f"{name}: {conv.source}" for name, conv in CONVERTERS.items()))
     c.add_argument("out", help="output dataset folder")
-    c.add_argument("--images", help="dha: the image folder")
-    c.add_argument("--labels", help="shenzhen: GU2Net's label folder")
-    c.add_argument("--ground-truth", default="mean", choices=("mean", "senior", "junior"), help="isbi2015 only")
+    for option in (o for converter in CONVERTERS.values() for o in converter.options):
+        c.add_argument(option.flag, help=option.help, **option.settings)
     c.add_argument("--downsample", type=int, default=1, help="integer box-mean downsampling factor")
-    c.add_argument("--spacing", type=_positive_float, help="labelme: mm per pixel, if known")
-    c.add_argument("--name", help="labelme: dataset name")
     c.add_argument("--overwrite", action="store_true")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
     c.set_defaults(run=_convert)
@@ -371,7 +333,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("images", nargs="+", help="image files or folders")
     p.add_argument("--out", default="predictions", help="output folder (default: ./predictions)")
     p.add_argument("--weights", help="weights file (default: <bundle>/models/model.pt)")
-    p.add_argument("--spacing", type=_positive_float, help="mm per pixel of the images, for millimetre output")
+    p.add_argument("--spacing", type=spacing_flag, help="mm per pixel of the images, for millimetre output")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda:0 (default: cuda:0 if available)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config value")
     p.add_argument("--no-refine", action="store_true", help="coarse landmarks only (no patch refiner)")
@@ -387,7 +349,7 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("out", help="the model file to write (e.g. <bundle>/models/shape_prior.pt); never replaced")
     m.add_argument("--num-val", type=int, default=20, help="last training images held out (the bundle's num_val)")
     m.add_argument("--modes", type=int, default=12, help="principal modes kept")
-    m.add_argument("--clamp", type=_positive_float, default=3.0, help="mode limit in standard deviations")
+    m.add_argument("--clamp", type=float, default=3.0, help="mode limit in standard deviations (> 0)")
     m.set_defaults(run=_shape_prior)
     return parser
 
@@ -401,9 +363,11 @@ def _synth_help() -> str:
 
 
 def _convert_help() -> str:
+    from monai_landmarks.data.converters import CONVERTERS
+
+    *layouts, last = (c.layout for c in CONVERTERS.values())
     return (
-        "Convert an original public layout into the dataset format: ISBI 2015 (RawImage/ + AnnotationsByMD/), "
-        "the Digital Hand Atlas with Payer's all.csv, Shenzhen chest with GU2Net's labels, or labelme point files. "
+        f"Convert an original public layout into the dataset format: {', '.join(layouts)}, or {last}. "
         "A failed conversion leaves nothing behind."
     )
 

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from monai_landmarks.utils.spacing import Spacing
+
 __all__ = ["Measurement", "as_points", "as_spacing", "missing_reason", "to_mm"]
 
 
@@ -71,20 +73,14 @@ def as_spacing(spacing) -> np.ndarray | None:
     """``(2,)`` mm per pixel ``(x, y)`` from a number or a pair; None when unknown (None or NaN).
 
     Raises:
-        ValueError: a spacing that is not positive, or not one number or a pair.
+        ValueError: a spacing that is not positive, or not one number or a pair
+            (:class:`~monai_landmarks.utils.spacing.Spacing`'s checks).
     """
-    if spacing is None:
-        return None
-    values = np.asarray(spacing, dtype=np.float64).reshape(-1)
-    if values.size == 1:
-        values = np.repeat(values, 2)
-    if values.size != 2:
-        raise ValueError(f"spacing: expected one number or (x, y) mm per pixel, got {spacing!r}.")
-    if np.isnan(values).all():
-        return None
-    if not (np.isfinite(values).all() and (values > 0).all()):
-        raise ValueError(f"spacing: mm per pixel must be positive and finite, got {spacing!r}.")
-    return values
+    try:
+        unknown = spacing is None or bool(np.isnan(np.asarray(spacing, dtype=np.float64)).all())
+    except (TypeError, ValueError):  # text: Spacing says what is wrong
+        unknown = False
+    return None if unknown else Spacing.of(spacing, None, name="spacing").as_array()
 
 
 def to_mm(points: np.ndarray, spacing: np.ndarray | None) -> np.ndarray:

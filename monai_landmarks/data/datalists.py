@@ -16,7 +16,7 @@ from torch.utils.data import get_worker_info
 
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
 from monai_landmarks.data.image_reader import SUPPORTED_SUFFIXES
-from monai_landmarks.metrics.protocol import ErrorProtocol
+from monai_landmarks.metrics.protocol import WRIST_WIDTH_MM, ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 from monai_landmarks.utils.locks import FolderLock
 from monai_landmarks.utils.paths import display, not_a_file
@@ -168,22 +168,20 @@ def _check_labelled(root, items: Sequence[dict], what: str) -> None:
         )
 
 
-def error_protocol(root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = 50.0) -> ErrorProtocol:
+def error_protocol(
+    root, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = WRIST_WIDTH_MM
+) -> ErrorProtocol:
     """The unit protocol of a dataset's errors, one object for every metric, handler and report of a bundle.
 
     Calibrated spacing gives millimetres; a ``wrist_normalisation`` entry in ``dataset.json`` (its pair and
     width) or the ``wrist_pair`` and ``wrist_width_mm`` given here (hand data without it) give
-    wrist-normalised millimetres; otherwise pixels.
+    wrist-normalised millimetres; otherwise pixels (:meth:`ErrorProtocol.of_data`).
     """
     meta = read_metadata(root)
-    if meta.get("pixel_spacing_mm"):
-        return ErrorProtocol("mm")
     wrist = meta.get("wrist_normalisation")
-    if wrist:
-        return ErrorProtocol("wrist", wrist_pair=wrist["pair"], wrist_width_mm=wrist["width_mm"])
-    if wrist_pair is not None:
-        return ErrorProtocol("wrist", wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm)
-    return ErrorProtocol("px")
+    if wrist and not meta.get("pixel_spacing_mm"):
+        wrist_pair, wrist_width_mm = wrist["pair"], wrist["width_mm"]
+    return ErrorProtocol.of_data(bool(meta.get("pixel_spacing_mm")), wrist_pair, wrist_width_mm)
 
 
 def image_files(paths, warn: Callable[[str], None] | None = None) -> list[str]:

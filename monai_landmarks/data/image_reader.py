@@ -48,6 +48,7 @@ from PIL import Image
 
 from monai_landmarks.data.dicom import check_pixel_data, dicom_info, is_dicom
 from monai_landmarks.utils.paths import display
+from monai_landmarks.utils.spacing import Spacing
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -483,11 +484,9 @@ def save_heatmaps_nifti(heatmaps, path, spacing=None) -> Path:
     data = heatmaps.detach().cpu().numpy() if hasattr(heatmaps, "detach") else np.asarray(heatmaps)
     if data.ndim != 3:
         raise ValueError(f"heatmaps must have shape (K, W, H), got {tuple(data.shape)}.")
-    s = np.broadcast_to(np.asarray(1.0 if spacing is None else spacing, dtype=np.float64), (2,)).copy()
-    s[np.isnan(s)] = 1.0
-    if not np.isfinite(s).all() or (s <= 0).any():
-        raise ValueError(f"spacing must be positive and finite, got {spacing}.")
-    nifti = nib.Nifti1Image(np.moveaxis(data.astype(np.float32), 0, -1), np.diag([s[0], s[1], 1.0, 1.0]))
+    known = Spacing.known(spacing, "spacing", where=str(path))  # None or NaN: unknown, stored as 1.0
+    sx, sy = (1.0, 1.0) if known is None else (known.x, known.y)
+    nifti = nib.Nifti1Image(np.moveaxis(data.astype(np.float32), 0, -1), np.diag([sx, sy, 1.0, 1.0]))
     nifti.header.set_xyzt_units("mm")
     nib.save(nifti, str(path))
     return path

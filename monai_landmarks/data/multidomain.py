@@ -21,7 +21,7 @@ from torch.utils.data import Sampler
 
 from monai_landmarks.data.datalists import dataset_folder, error_protocol, resolve_dataset, training_datalists
 from monai_landmarks.data.dataset_format import DatasetError, load_datalist, read_metadata
-from monai_landmarks.metrics.protocol import ErrorProtocol
+from monai_landmarks.metrics.protocol import WRIST_WIDTH_MM, ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 __all__ = [
@@ -87,7 +87,9 @@ def domain_landmark_names(roots: Sequence) -> list:
     return [read_metadata(r).get("landmark_names") for r in roots]
 
 
-def domain_protocols(roots: Sequence, wrist_pairs: Sequence, wrist_width_mm: float = 50.0) -> list[ErrorProtocol]:
+def domain_protocols(
+    roots: Sequence, wrist_pairs: Sequence, wrist_width_mm: float = WRIST_WIDTH_MM
+) -> list[ErrorProtocol]:
     """The error protocol of each domain (see :func:`~monai_landmarks.data.datalists.error_protocol`).
 
     Args:

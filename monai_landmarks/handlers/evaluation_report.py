@@ -49,24 +49,19 @@ class LandmarkReportWriter:
 
     Args:
         output_dir: folder of the report.
-        unit, spacing, wrist_pair, wrist_width_mm, strict: the unit protocol, as for
-            :class:`~monai_landmarks.metrics.RadialErrorMetric`.
+        protocol: the unit protocol (:class:`~monai_landmarks.metrics.ErrorProtocol`).
         radii: SDR radii in the report's unit.
+        strict: SDR counts ``error < r`` instead of ``error <= r``.
         landmark_names: names for the CSV rows; indices when None.
         num_overlays: how many best and worst images get an overlay picture (0 for none).
         pred_key, label_key, spacing_key, id_key: sample keys read.
         domain: report only the samples of this domain (a universal model's per-domain report); None for all.
-        protocol: an :class:`~monai_landmarks.metrics.ErrorProtocol`; replaces ``unit``, ``spacing``,
-            ``wrist_pair`` and ``wrist_width_mm`` when given.
     """
 
     def __init__(
         self,
         output_dir,
-        unit: str = "mm",
-        spacing=None,
-        wrist_pair: Sequence[int] = (0, 4),
-        wrist_width_mm: float = 50.0,
+        protocol: ErrorProtocol,
         radii: Sequence[float] = DEFAULT_RADII,
         strict: bool = False,
         landmark_names: Sequence[str] | None = None,
@@ -76,13 +71,10 @@ class LandmarkReportWriter:
         spacing_key: str = Keys.SPACING,
         id_key: str = Keys.IMAGE_ID,
         domain: int | None = None,
-        protocol: ErrorProtocol | None = None,
     ) -> None:
         self.output_dir = Path(output_dir)
         self.domain = domain
-        if protocol is None:
-            protocol = ErrorProtocol(unit, spacing, wrist_pair, wrist_width_mm)
-        self.metric = RadialErrorMetric(protocol=protocol)
+        self.metric = RadialErrorMetric(protocol)
         self.protocol = {**protocol.to_dict(), "strict_sdr": strict}
         self.radii = tuple(float(r) for r in radii)
         self.strict = strict

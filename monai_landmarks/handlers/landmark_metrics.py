@@ -11,7 +11,8 @@
 For example, with a decollating MONAI evaluator whose post-processing writes ``Keys.PRED_LANDMARKS``::
 
     from monai.handlers import from_engine
-    MeanRadialError(unit="mm", output_transform=from_engine([Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING]))
+    keys = from_engine([Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING])
+    MeanRadialError(ErrorProtocol("mm"), output_transform=keys)
 
 MONAI's ``IgniteMetricHandler`` passes only ``(y_pred, y)`` to its metric, and Ignite would unroll lists of
 more than two items, so these handlers read the output themselves (:meth:`LandmarkMetricHandler.update`).
@@ -29,7 +30,6 @@ from monai.utils import IgniteInfo, min_version, optional_import
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.metrics import (
     ErrorProtocol,
-    ErrorUnit,
     MeanRadialErrorMetric,
     RadialErrorMetric,
     SuccessDetectionRateMetric,
@@ -109,32 +109,20 @@ class MeanRadialError(LandmarkMetricHandler):
     """Mean radial error over all (image, landmark) pairs of an epoch; see :class:`MeanRadialErrorMetric`.
 
     Args:
-        unit: ``"mm"``, ``"px"`` or ``"wrist"``.
-        spacing: constant mm per pixel for ``unit="mm"`` where the output carries none.
-        wrist_pair: landmarks spanning the wrist width for ``unit="wrist"``.
-        wrist_width_mm: the assumed wrist width.
+        protocol: the unit protocol (:class:`~monai_landmarks.metrics.ErrorProtocol`).
         output_transform: see :class:`LandmarkMetricHandler`.
         save_details: store the ``(N, K)`` radial errors in ``engine.state.metric_details``.
         domain: count only the samples of this domain; None for all.
-        protocol: an :class:`~monai_landmarks.metrics.ErrorProtocol`; replaces ``unit``, ``spacing``,
-            ``wrist_pair`` and ``wrist_width_mm`` when given.
     """
 
     def __init__(
         self,
-        unit: ErrorUnit | str = ErrorUnit.MM,
-        spacing: float | Sequence[float] | None = None,
-        wrist_pair: tuple[int, int] = (0, 4),
-        wrist_width_mm: float = 50.0,
+        protocol: ErrorProtocol,
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
         domain: int | None = None,
-        protocol: ErrorProtocol | None = None,
     ) -> None:
-        metric_fn = MeanRadialErrorMetric(
-            unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, protocol=protocol
-        )
-        super().__init__(metric_fn, output_transform, save_details, domain)
+        super().__init__(MeanRadialErrorMetric(protocol), output_transform, save_details, domain)
 
 
 class SuccessDetectionRate(LandmarkMetricHandler):
@@ -142,27 +130,19 @@ class SuccessDetectionRate(LandmarkMetricHandler):
     :class:`SuccessDetectionRateMetric`.
 
     Args:
-        radius: the detection radius, in the metric's unit.
+        radius: the detection radius, in the protocol's unit.
+        protocol, output_transform, save_details, domain: as :class:`MeanRadialError`.
         strict: count ``error < radius`` (HTC/MMPose) instead of ``error <= radius``.
-        unit, spacing, wrist_pair, wrist_width_mm, output_transform, save_details, domain, protocol: as
-            :class:`MeanRadialError`.
     """
 
     def __init__(
         self,
         radius: float,
-        unit: ErrorUnit | str = ErrorUnit.MM,
-        spacing: float | Sequence[float] | None = None,
-        wrist_pair: tuple[int, int] = (0, 4),
-        wrist_width_mm: float = 50.0,
+        protocol: ErrorProtocol,
         strict: bool = False,
         output_transform: Callable = lambda x: x,
         save_details: bool = True,
         domain: int | None = None,
-        protocol: ErrorProtocol | None = None,
     ) -> None:
-        metric_fn = SuccessDetectionRateMetric(
-            radius, unit=unit, spacing=spacing, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm, strict=strict,
-            protocol=protocol,
-        )  # fmt: skip
+        metric_fn = SuccessDetectionRateMetric(radius, protocol, strict=strict)
         super().__init__(metric_fn, output_transform, save_details, domain)

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from monai.utils import min_version, optional_import
 
-from monai_landmarks.data.spacing import is_assumed, resolve_spacing
+from monai_landmarks.data.spacing import Spacing, is_assumed, resolve_spacing
 from monai_landmarks.handlers.engine_output import engine_samples
 from monai_landmarks.handlers.prediction_journal import JOURNAL_FILE, PredictionJournal
 from monai_landmarks.handlers.prediction_table import MEASUREMENT_COLUMNS, PredictionTable, measurement_rows
@@ -70,11 +70,13 @@ def prediction_record(
     Args:
         points: ``(K, 2)`` or ``(1, K, 2)`` landmarks in original-image pixels (pixel-centre, x then y).
         confidence: ``(K,)`` decoder confidence, or None.
-        spacing: mm per pixel ``(sx, sy)`` (or a scalar); None or NaN when unknown, and then no mm are written.
+        spacing: a :class:`~monai_landmarks.data.spacing.Spacing` (value and source), or mm per pixel ``(sx, sy)``
+            (or a scalar) from ``spacing_source``; None or NaN when unknown, and then no mm are written.
         landmark_names: names per landmark; indices when None.
         image, image_id: where the prediction came from.
-        spacing_source: where ``spacing`` came from (``"--spacing"``, ``"dataset"``, ``"header: <DICOM tag>"``, or
-            ``"assumed: bundle default (0.2 mm)"``, which is recorded but gives no mm coordinates).
+        spacing_source: where a ``spacing`` given as numbers came from (``"--spacing"``, ``"dataset"``,
+            ``"header: <DICOM tag>"``, or ``"assumed: bundle default (0.2 mm)"``, which is recorded but gives no mm
+            coordinates).
         image_size: ``(W, H)`` of the original image; landmarks outside it get ``outside_image: true`` and
             confidence 0 (their position is kept). None: not checked.
         cascade: ``"on"`` or ``"off"`` (refined or coarse landmarks); None: not recorded.
@@ -85,15 +87,16 @@ def prediction_record(
     """
     pts = torch.as_tensor(points, dtype=torch.float64).reshape(-1, 2).cpu().numpy()
     conf = None if confidence is None else torch.as_tensor(confidence).reshape(-1).cpu().numpy()
-    sp = None if spacing is None else np.broadcast_to(np.asarray(spacing, dtype=np.float64).reshape(-1), (2,))
-    if sp is not None and not np.isfinite(sp).all():
-        sp = None
+    if not isinstance(spacing, Spacing):
+        spacing = Spacing.known(spacing, spacing_source, where=image or None)
+    sp = None if spacing is None else spacing.as_array()
+    assumed = spacing is not None and spacing.assumed
     outside = None if image_size is None else outside_image(pts, image_size)
     names = list(landmark_names) if landmark_names is not None else [str(i) for i in range(len(pts))]
     landmarks = []
     for k, (x, y) in enumerate(pts):
         entry = {"index": k, "name": names[k] if k < len(names) else str(k), "x": float(x), "y": float(y)}
-        if sp is not None and not is_assumed(spacing_source):
+        if sp is not None and not assumed:
             entry.update(x_mm=float(x * sp[0]), y_mm=float(y * sp[1]))
         if conf is not None:
             entry["confidence"] = float(conf[k])
@@ -106,8 +109,8 @@ def prediction_record(
         "image": image,
         "image_id": image_id,
         "coordinates": "pixels of the original image, 0-based pixel centres, x = column, y = row",
-        "spacing_mm": None if sp is None else [float(v) for v in sp],
-        "spacing_source": None if sp is None else spacing_source,
+        "spacing_mm": None if spacing is None else spacing.as_list(),
+        "spacing_source": None if spacing is None else spacing.source,
     }
     if image_size is not None:
         record["image_size"] = [int(v) for v in np.asarray(image_size).reshape(-1)[:2]]
@@ -117,7 +120,7 @@ def prediction_record(
     if weights is not None:
         record["weights"] = weights
     if analysis is not None:
-        known = None if sp is None or is_assumed(spacing_source) else sp
+        known = None if assumed else sp
         record["measurements"] = _measurements(analysis, pts, known, outside, image_size)
     record["landmarks"] = landmarks
     return record
@@ -333,14 +336,14 @@ class LandmarkPredictionWriter:
         file = str(meta.get("filename_or_obj", ""))
         name = str(sample.get(id_key) or Path(file).name or len(self.written))
         ran = sample.get(Keys.CASCADE) or {}
-        spacing, source = resolve_spacing(self.spacing, sample.get(spacing_key), meta)
+        spacing = resolve_spacing(self.spacing, sample.get(spacing_key), meta)
         if spacing is None and is_assumed(ran.get("spacing_source")):  # the spacing the refiner assumed
-            spacing, source = ran["spacing_mm"], ran["spacing_source"]
+            spacing = Spacing.of(ran["spacing_mm"], ran["spacing_source"], file or name)
         weights = {"model": self.model_weights, "refiner": ran.get("refiner")}
         if "shape_prior" in ran:  # the bundle declares a shape prior step: on (its file) or off (None)
             weights["shape_prior"] = ran["shape_prior"]
         return prediction_record(
-            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name, source,
+            sample[pred_key], sample.get(confidence_key), spacing, self.landmark_names, file, name,
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
             analysis=self.analysis,
         )  # fmt: skip

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from monai_landmarks.metrics.landmark_error import RadialErrorMetric
+from monai_landmarks.metrics.protocol import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 __all__ = ["mean_shape", "mean_shape_report"]
@@ -23,15 +24,15 @@ def mean_shape(datalist: Sequence[dict]) -> np.ndarray:
     return np.nanmean(points, axis=0)[None]
 
 
-def mean_shape_report(train: Sequence[dict], evaluate: Sequence[dict], **metric_args) -> dict:
+def mean_shape_report(train: Sequence[dict], evaluate: Sequence[dict], protocol: ErrorProtocol) -> dict:
     """The error report of the mean-shape prediction on ``evaluate``.
 
     Args:
         train: datalist whose mean shape is the prediction.
         evaluate: datalist to score (its landmarks and spacing).
-        metric_args: the unit protocol, as for :class:`RadialErrorMetric` (for example ``unit="mm"``).
+        protocol: the unit protocol of the errors.
     """
-    metric = RadialErrorMetric(**metric_args)
+    metric = RadialErrorMetric(protocol)
     guess = torch.as_tensor(mean_shape(train))
     for d in evaluate:
         truth = torch.as_tensor(np.asarray(d[Keys.LANDMARKS], dtype=np.float64)).reshape(1, -1, 2)

@@ -195,7 +195,7 @@ class RadialErrorMetric(CumulativeIterationMetric):
     Units:
         - ``"mm"``: each image's errors are scaled by its spacing (mm per pixel, per axis, so anisotropic
           pixels are measured correctly). The spacing of a call (``spacing=(B, 2)``) wins; where it is absent
-          or NaN for an image, the constant ``spacing`` of the constructor is used; if neither is known the
+          or NaN for an image, the protocol's constant ``spacing`` is used; if neither is known the
           call raises (use ``unit="px"`` for uncalibrated data).
         - ``"px"``: errors in pixels of the coordinates' image; spacings are ignored.
         - ``"wrist"``: errors in mm when the ground-truth distance between ``wrist_pair`` is taken as
@@ -205,19 +205,15 @@ class RadialErrorMetric(CumulativeIterationMetric):
     See the module docstring for how missing ground truth (skipped) and missing predictions (failures) count.
 
     Args:
-        unit: ``"mm"``, ``"px"`` or ``"wrist"``.
-        spacing: constant mm per pixel, a scalar or ``(sx, sy)``; only with ``unit="mm"``.
-        wrist_pair: 0-based indices of the two landmarks spanning the wrist width (``unit="wrist"``).
-        wrist_width_mm: the assumed wrist width.
+        protocol: the unit protocol (:class:`~monai_landmarks.metrics.protocol.ErrorProtocol`: unit, constant
+            spacing, wrist pair and width); a bundle builds one and passes it everywhere.
         radii: SDR radii, in the unit of the errors.
         strict: SDR counts ``error < r`` instead of ``error <= r``.
         ddof: 0 for the population SD (default), 1 for the sample SD.
-        protocol: an :class:`~monai_landmarks.metrics.protocol.ErrorProtocol`; when given it replaces ``unit``,
-            ``spacing``, ``wrist_pair`` and ``wrist_width_mm`` (a bundle builds one and passes it everywhere).
 
     Example::
 
-        metric = RadialErrorMetric(unit="mm")
+        metric = RadialErrorMetric(ErrorProtocol("mm"))
         for batch in loader:
             metric(pred_landmarks, batch["landmarks"], spacing=batch["spacing"])
         report = metric.aggregate()  # {"mre": ..., "sd": ..., "sdr": {2.0: ..., ...}, ...}
@@ -225,19 +221,11 @@ class RadialErrorMetric(CumulativeIterationMetric):
     """
 
     def __init__(
-        self,
-        unit: ErrorUnit | str = ErrorUnit.MM,
-        spacing: float | Sequence[float] | None = None,
-        wrist_pair: tuple[int, int] = (0, 4),
-        wrist_width_mm: float = 50.0,
-        radii: Sequence[float] = DEFAULT_RADII,
-        strict: bool = False,
-        ddof: int = 0,
-        protocol: ErrorProtocol | None = None,
+        self, protocol: ErrorProtocol, radii: Sequence[float] = DEFAULT_RADII, strict: bool = False, ddof: int = 0
     ) -> None:
         super().__init__()
-        if protocol is None:
-            protocol = ErrorProtocol(unit, spacing, wrist_pair, wrist_width_mm)
+        if not isinstance(protocol, ErrorProtocol):
+            raise TypeError(f"protocol must be an ErrorProtocol, got {type(protocol).__name__}.")
         self.protocol = protocol
         self.unit = protocol.unit
         self.spacing = None if protocol.spacing is None else torch.tensor(protocol.spacing, dtype=torch.float64)
@@ -330,13 +318,14 @@ class SuccessDetectionRateMetric(RadialErrorMetric):
 
     Args:
         radius: the detection radius, in the metric's unit.
+        protocol: the unit protocol, as for :class:`RadialErrorMetric`.
         kwargs: the other arguments of :class:`RadialErrorMetric` (``radii`` excepted).
     """
 
-    def __init__(self, radius: float, **kwargs: Any) -> None:
+    def __init__(self, radius: float, protocol: ErrorProtocol, **kwargs: Any) -> None:
         if "radii" in kwargs:
             raise ValueError("SuccessDetectionRateMetric takes one radius, not radii.")
-        super().__init__(radii=(radius,), **kwargs)
+        super().__init__(protocol, radii=(radius,), **kwargs)
 
     def aggregate(self) -> torch.Tensor:  # type: ignore[override]
         return torch.tensor(super().aggregate()["sdr"][self.radii[0]], dtype=torch.float64)

@@ -14,7 +14,13 @@ from dataclasses import dataclass
 
 from monai.utils import StrEnum, look_up_option
 
-__all__ = ["ErrorProtocol", "ErrorUnit"]
+from monai_landmarks.utils.spacing import Spacing
+
+__all__ = ["WRIST_PAIR", "WRIST_WIDTH_MM", "ErrorProtocol", "ErrorUnit"]
+
+#: the hand protocol's defaults (GU2Net): landmarks 0 and 4 span the wrist, taken as 50 mm wide
+WRIST_PAIR = (0, 4)
+WRIST_WIDTH_MM = 50.0
 
 
 class ErrorUnit(StrEnum):
@@ -36,12 +42,8 @@ def _spacing(spacing, unit: ErrorUnit) -> tuple[float, float] | None:
         return None
     if unit != ErrorUnit.MM:
         raise ValueError(f"spacing is only used with unit='mm', got unit={unit.value!r}.")
-    values = [float(s) for s in (spacing if isinstance(spacing, Sequence) else [spacing])]
-    if len(values) == 1:
-        values *= 2
-    if len(values) != 2 or not all(math.isfinite(s) and s > 0 for s in values):
-        raise ValueError(f"spacing must be a positive scalar or (sx, sy) in mm per pixel, got {spacing}.")
-    return values[0], values[1]
+    checked = Spacing.of(spacing, "ErrorProtocol", name="spacing")
+    return checked.x, checked.y
 
 
 @dataclass(frozen=True)
@@ -62,8 +64,8 @@ class ErrorProtocol:
 
     unit: ErrorUnit | str = ErrorUnit.MM
     spacing: float | Sequence[float] | None = None
-    wrist_pair: Sequence[int] = (0, 4)
-    wrist_width_mm: float = 50.0
+    wrist_pair: Sequence[int] = WRIST_PAIR
+    wrist_width_mm: float = WRIST_WIDTH_MM
 
     def __post_init__(self) -> None:
         unit = look_up_option(self.unit, ErrorUnit)
@@ -77,6 +79,23 @@ class ErrorProtocol:
         object.__setattr__(self, "spacing", _spacing(self.spacing, unit))
         object.__setattr__(self, "wrist_pair", (int(pair[0]), int(pair[1])))
         object.__setattr__(self, "wrist_width_mm", width)
+
+    @classmethod
+    def of_data(
+        cls, calibrated: bool, wrist_pair: Sequence[int] | None = None, wrist_width_mm: float = WRIST_WIDTH_MM
+    ) -> ErrorProtocol:
+        """The protocol of a dataset: millimetres when its spacing is calibrated, else wrist-normalised millimetres
+        when a wrist pair is known (hand data), else pixels."""
+        if calibrated:
+            return cls(ErrorUnit.MM)
+        if wrist_pair is not None:
+            return cls(ErrorUnit.WRIST, wrist_pair=wrist_pair, wrist_width_mm=wrist_width_mm)
+        return cls(ErrorUnit.PX)
+
+    def to_config(self) -> dict:
+        """The protocol as a bundle config entry (``_target_`` and arguments), for configs written as JSON."""
+        fields = {"wrist_pair": list(self.wrist_pair), "wrist_width_mm": self.wrist_width_mm}
+        return {"_target_": "monai_landmarks.metrics.ErrorProtocol", **self.to_dict(), **fields}
 
     def to_dict(self) -> dict:
         """The protocol as a report records it: the wrist fields only for ``unit="wrist"``."""

@@ -132,10 +132,11 @@ def distance(a: torch.Tensor, b: torch.Tensor, spacing=None) -> torch.Tensor:
     return offset.norm(dim=-1)
 
 
-def wrist_scale(target: torch.Tensor, pair: tuple[int, int], width_mm: float = 50.0) -> torch.Tensor:
+def wrist_scale(target: torch.Tensor, pair: tuple[int, int], width_mm: float) -> torch.Tensor:
     """Millimetres per pixel when the distance between landmarks ``pair`` is taken as ``width_mm``.
 
-    The hand protocol (REFERENCE section 1) has no calibrated spacing and assumes a 50 mm wrist width.
+    The hand protocol (REFERENCE section 1) has no calibrated spacing and assumes a wrist width
+    (:class:`~monai_landmarks.metrics.ErrorProtocol` holds it, 50 mm by default).
     ``target`` is ``(..., K, 2)`` ground truth; returns ``(...)``. NaN where the pair is missing or coincident.
     """
     target = torch.as_tensor(target, dtype=torch.float64)

@@ -15,14 +15,17 @@ from monai_landmarks.apps.monailabel.labels import (
     LandmarkLabelError,
     bundle_domains,
     bundle_landmark_names,
+    bundle_protocol,
     centroids,
     check_label_file,
     label_sample,
     parse_label,
     parse_spacing,
 )
+from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
+BUNDLES = Path(__file__).resolve().parents[2] / "bundles"
 NAMES = ["sella", "Nasion", "orbitale"]
 
 
@@ -157,3 +160,27 @@ def test_label_files(tmp_path):
     bad.write_bytes(b"\xff\xfe{")
     with pytest.raises(LandmarkLabelError, match="bad.json: not a landmarks JSON file"):
         check_label_file(bad, [NAMES])
+
+
+@pytest.mark.parametrize(
+    "bundle, spacing, expected",
+    [
+        ("htc_hand", None, ErrorProtocol("wrist", wrist_pair=(0, 4), wrist_width_mm=50.0)),  # the bundle's unit
+        ("htc_hand", 0.1, ErrorProtocol("mm")),
+        ("htc_ceph", None, ErrorProtocol("px")),
+        ("htc_ceph", [0.1, 0.1], ErrorProtocol("mm")),
+    ],
+)
+def test_bundle_protocol_of_datastore_labels(bundle, spacing, expected):
+    """MONAI Label training selects its best model in the unit the bundle's train.json would use for this data."""
+    from monai.bundle import ConfigParser
+
+    config = ConfigParser()
+    config.read_config(str(BUNDLES / bundle / "configs" / "train.json"))
+    samples = [{Keys.SPACING: parse_spacing(spacing, "label")} for _ in range(2)]  # as label_sample gives them
+    before = json.dumps(config.config, sort_keys=True, default=str)
+    assert bundle_protocol(config, samples) == expected
+    assert json.dumps(config.config, sort_keys=True, default=str) == before  # the task's config is left as it was
+    # the protocol travels as a JSON config entry (the multi-GPU path writes overrides to a file)
+    entry = json.loads(json.dumps(expected.to_config()))
+    assert ConfigParser({"protocol": entry}).get_parsed_content("protocol") == expected

@@ -11,7 +11,7 @@ from ignite.engine import Engine
 from monai.handlers import from_engine
 
 from monai_landmarks.handlers import LandmarkMetricHandler, MeanRadialError, SuccessDetectionRate
-from monai_landmarks.metrics import RadialErrorMetric
+from monai_landmarks.metrics import ErrorProtocol, RadialErrorMetric
 from monai_landmarks.utils.keys import Keys
 
 NAN = float("nan")
@@ -41,7 +41,7 @@ def _run(handlers: dict, batches=BATCHES, max_epochs: int = 1) -> Engine:
 
 
 def test_dict_output_with_per_image_spacing():
-    engine = _run({"mre": MeanRadialError(unit="mm"), "sdr2": SuccessDetectionRate(2.0, unit="mm")})
+    engine = _run({"mre": MeanRadialError(ErrorProtocol("mm")), "sdr2": SuccessDetectionRate(2.0, ErrorProtocol("mm"))})
     assert engine.state.metrics["mre"] == pytest.approx(sum(MM_ERRORS) / 8)
     assert engine.state.metrics["sdr2"] == pytest.approx(75.0)
     details = engine.state.metric_details["mre"]
@@ -51,11 +51,15 @@ def test_dict_output_with_per_image_spacing():
 def test_tuple_outputs():
     engine = _run(
         {
-            "mre_px": MeanRadialError(unit="px", output_transform=lambda o: (o["y_pred"], o["y"])),
-            "mre_mm": MeanRadialError(unit="mm", output_transform=lambda o: (o["y_pred"], o["y"], o["spacing"])),
-            "mre_const": MeanRadialError(unit="mm", spacing=0.5, output_transform=lambda o: (o["y_pred"], o["y"])),
+            "mre_px": MeanRadialError(ErrorProtocol("px"), output_transform=lambda o: (o["y_pred"], o["y"])),
+            "mre_mm": MeanRadialError(
+                ErrorProtocol("mm"), output_transform=lambda o: (o["y_pred"], o["y"], o["spacing"])
+            ),
+            "mre_const": MeanRadialError(
+                ErrorProtocol("mm", spacing=0.5), output_transform=lambda o: (o["y_pred"], o["y"])
+            ),
             "sdr3_strict": SuccessDetectionRate(
-                3.0, unit="px", strict=True, output_transform=lambda o: (o["y_pred"], o["y"])
+                3.0, ErrorProtocol("px"), strict=True, output_transform=lambda o: (o["y_pred"], o["y"])
             ),
         }
     )
@@ -66,7 +70,7 @@ def test_tuple_outputs():
 
 
 def test_wrist_unit():
-    engine = _run({"mre": MeanRadialError(unit="wrist", wrist_pair=(0, 2), save_details=False)})
+    engine = _run({"mre": MeanRadialError(ErrorProtocol("wrist", wrist_pair=(0, 2)), save_details=False)})
     assert engine.state.metrics["mre"] == pytest.approx(49.5 / 8)
     assert "mre" not in getattr(engine.state, "metric_details", {})
 
@@ -85,19 +89,19 @@ def test_decollated_output_through_from_engine():
         for b in BATCHES
     ]
     transform = from_engine([Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING])
-    engine = _run({"mre": MeanRadialError(unit="mm", output_transform=transform)}, batches=decollated)
+    engine = _run({"mre": MeanRadialError(ErrorProtocol("mm"), output_transform=transform)}, batches=decollated)
     assert engine.state.metrics["mre"] == pytest.approx(sum(MM_ERRORS) / 8)
 
 
 def test_each_epoch_starts_afresh():
-    engine = _run({"mre": MeanRadialError(unit="px")}, max_epochs=2)
+    engine = _run({"mre": MeanRadialError(ErrorProtocol("px"))}, max_epochs=2)
     assert engine.state.epoch == 2
     assert engine.state.metrics["mre"] == pytest.approx(PX_MRE)
     assert engine.state.metric_details["mre"].shape == (3, 3)
 
 
 def test_generic_handler_returns_the_report():
-    engine = _run({"report": LandmarkMetricHandler(RadialErrorMetric(unit="px"))})
+    engine = _run({"report": LandmarkMetricHandler(RadialErrorMetric(ErrorProtocol("px")))})
     # Ignite stores a mapping result under its name and under each of its keys
     assert engine.state.metrics["report"]["mre"] == pytest.approx(PX_MRE)
     assert engine.state.metrics["count"] == 8
@@ -114,7 +118,7 @@ def test_generic_handler_returns_the_report():
 )
 def test_bad_output_raises(output, match):
     with pytest.raises(ValueError, match=match):
-        _run({"mre": MeanRadialError(unit="px", output_transform=lambda o: output)})
+        _run({"mre": MeanRadialError(ErrorProtocol("px"), output_transform=lambda o: output)})
 
 
 def test_metrics_import_without_ignite():

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from monai_landmarks.metrics import ErrorProtocol
 from monai_landmarks.metrics.baselines import mean_shape, mean_shape_report
 
 
@@ -16,7 +17,7 @@ def test_mean_shape_ignores_missing():
 def test_mean_shape_report_by_hand():
     train = [_item([[0, 0]]), _item([[2, 0]])]  # mean (1, 0)
     evaluate = [_item([[4, 4]]), _item([[1, 0]])]  # errors 5 px and 0 px
-    px = mean_shape_report(train, evaluate, unit="px")
+    px = mean_shape_report(train, evaluate, ErrorProtocol("px"))
     assert px["mre"] == pytest.approx(2.5)
-    mm = mean_shape_report(train, evaluate, unit="mm")
+    mm = mean_shape_report(train, evaluate, ErrorProtocol("mm"))
     assert mm["mre"] == pytest.approx(1.25) and mm["sdr"][2.0] == pytest.approx(50.0)

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from monai_landmarks.metrics import (
+    ErrorProtocol,
     MeanRadialErrorMetric,
     RadialErrorMetric,
     SuccessDetectionRateMetric,
@@ -48,7 +49,7 @@ def pop_sd(values):
 
 
 def test_pixels_pooled_and_per_landmark():
-    r = run(RadialErrorMetric(unit="px"))
+    r = run(RadialErrorMetric(ErrorProtocol("px")))
     assert r["count"] == 8 and r["failures"] == 0
     assert r["mre"] == pytest.approx(26 / 8)
     # squared deviations from 3.25 sum to 71.5
@@ -63,13 +64,13 @@ def test_pixels_pooled_and_per_landmark():
 
 
 def test_buffer_holds_per_image_errors():
-    metric = RadialErrorMetric(unit="px")
+    metric = RadialErrorMetric(ErrorProtocol("px"))
     run(metric)
     np.testing.assert_allclose(metric.get_buffer().numpy(), PX_TABLE)
 
 
 def test_constant_spacing_scalar():
-    r = run(RadialErrorMetric(unit="mm", spacing=0.5))
+    r = run(RadialErrorMetric(ErrorProtocol("mm", spacing=0.5)))
     assert r["mre"] == pytest.approx(0.5 * 26 / 8)
     assert r["sd"] == pytest.approx(0.5 * math.sqrt(71.5 / 8))
     assert r["sdr"][2.0] == pytest.approx(100 * 6 / 8)  # mm errors 2.5 1 0 5 1.5 0.5 2 0.5
@@ -77,14 +78,14 @@ def test_constant_spacing_scalar():
 
 def test_constant_spacing_anisotropic():
     # offset (3, 2) px with (1, 2) mm per px is (3, 4) mm -> 5 mm
-    metric = MeanRadialErrorMetric(unit="mm", spacing=(1.0, 2.0))
+    metric = MeanRadialErrorMetric(ErrorProtocol("mm", spacing=(1.0, 2.0)))
     metric(t([[[3, 2]]]), t([[[0, 0]]]))
     assert metric.aggregate().item() == pytest.approx(5.0)
 
 
 def test_per_image_spacing():
     # images at 0.125, 0.25 and 1 mm/px: errors 0.625 0.25 0 | 2.5 - 0.75 | 1 4 1
-    r = run(RadialErrorMetric(unit="mm"), t([[0.125, 0.125], [0.25, 0.25]]), t([[1.0, 1.0]]))
+    r = run(RadialErrorMetric(ErrorProtocol("mm")), t([[0.125, 0.125], [0.25, 0.25]]), t([[1.0, 1.0]]))
     expected = PER_IMAGE_MM
     assert r["mre"] == pytest.approx(sum(expected) / 8)
     assert r["sd"] == pytest.approx(pop_sd(expected))
@@ -92,14 +93,14 @@ def test_per_image_spacing():
 
 
 def test_per_image_spacing_wins_and_nan_rows_fall_back_to_constant():
-    metric = RadialErrorMetric(unit="mm", spacing=0.25)
+    metric = RadialErrorMetric(ErrorProtocol("mm", spacing=0.25))
     r = run(metric, t([[0.125, 0.125], [NAN, NAN]]), t([[1.0, 1.0]]))
     assert r["mre"] == pytest.approx(sum(PER_IMAGE_MM) / 8)
 
 
 def test_per_image_spacing_as_list_and_per_landmark_forms():
     """Decollated inputs: lists of (1, K, 2) landmarks and (2,) spacings; collated (B, 1, K, 2) batches."""
-    metric = RadialErrorMetric(unit="mm")
+    metric = RadialErrorMetric(ErrorProtocol("mm"))
     metric(list(t(PRED_A).unsqueeze(1)), list(t(GT_A).unsqueeze(1)), spacing=[t([0.125, 0.125]), t([0.25, 0.25])])
     metric(t(PRED_B).unsqueeze(1), t(GT_B).unsqueeze(1), spacing=t([[[1.0, 1.0]]]))
     assert metric.aggregate()["mre"] == pytest.approx(sum(PER_IMAGE_MM) / 8)
@@ -107,7 +108,7 @@ def test_per_image_spacing_as_list_and_per_landmark_forms():
 
 def test_wrist_normalisation():
     # wrist pair (0, 2) is 20, 25 and 50 px wide -> 2.5, 2 and 1 mm/px at a 50 mm wrist
-    r = run(RadialErrorMetric(unit="wrist", wrist_pair=(0, 2)))
+    r = run(RadialErrorMetric(ErrorProtocol("wrist", wrist_pair=(0, 2))))
     expected = [12.5, 5, 0, 20, 6, 1, 4, 1]
     assert r["mre"] == pytest.approx(sum(expected) / 8)
     assert r["sd"] == pytest.approx(pop_sd(expected))
@@ -116,24 +117,24 @@ def test_wrist_normalisation():
 
 def test_wrist_width_and_pair_are_settings():
     # wrist (2, 0) at 100 mm doubles every error of the previous test
-    r = run(RadialErrorMetric(unit="wrist", wrist_pair=(2, 0), wrist_width_mm=100.0))
+    r = run(RadialErrorMetric(ErrorProtocol("wrist", wrist_pair=(2, 0), wrist_width_mm=100.0)))
     assert r["mre"] == pytest.approx(2 * 49.5 / 8)
 
 
 def test_wrist_ignores_spacing_of_the_batch():
-    r = run(RadialErrorMetric(unit="wrist", wrist_pair=(0, 2)), t([[9.0, 9.0], [9.0, 9.0]]), t([[9.0, 9.0]]))
+    r = run(RadialErrorMetric(ErrorProtocol("wrist", wrist_pair=(0, 2))), t([[9.0, 9.0], [9.0, 9.0]]), t([[9.0, 9.0]]))
     assert r["mre"] == pytest.approx(49.5 / 8)
 
 
 def test_nan_ground_truth_is_skipped():
     # image 1's landmark 1 has a prediction (6, 6) but no ground truth: it is neither an error nor counted
-    r = run(RadialErrorMetric(unit="px"))
+    r = run(RadialErrorMetric(ErrorProtocol("px")))
     assert r["count"] == 8 and r["count_per_landmark"][1] == 2
 
 
 def test_nan_prediction_is_a_failure():
     pred_b = [[[-1, 0], [NAN, NAN], [30, 41]]]  # landmark 1 of image 2 (error 4 before) is not predicted
-    r = run(RadialErrorMetric(unit="px"), pred_b=pred_b)
+    r = run(RadialErrorMetric(ErrorProtocol("px")), pred_b=pred_b)
     assert r["count"] == 8 and r["failures"] == 1
     assert r["mre"] == math.inf and r["sd"] == math.inf
     assert r["sdr"] == pytest.approx({2.0: 50.0, 2.5: 50.0, 3.0: 62.5, 4.0: 62.5})
@@ -144,21 +145,21 @@ def test_nan_prediction_is_a_failure():
 
 def test_sdr_boundary_inclusive_and_strict():
     # errors of exactly 2 px (image 0, landmark 1) and 3 px (image 1, landmark 2)
-    loose = run(RadialErrorMetric(unit="px"))["sdr"]
-    strict = run(RadialErrorMetric(unit="px", strict=True))["sdr"]
+    loose = run(RadialErrorMetric(ErrorProtocol("px")))["sdr"]
+    strict = run(RadialErrorMetric(ErrorProtocol("px"), strict=True))["sdr"]
     assert loose[2.0] == pytest.approx(50.0) and strict[2.0] == pytest.approx(37.5)
     assert loose[3.0] == pytest.approx(62.5) and strict[3.0] == pytest.approx(50.0)
     assert loose[2.5] == strict[2.5] == pytest.approx(50.0)
 
 
 def test_custom_radii_and_sample_sd():
-    r = run(RadialErrorMetric(unit="px", radii=(1, 10), ddof=1))
+    r = run(RadialErrorMetric(ErrorProtocol("px"), radii=(1, 10), ddof=1))
     assert r["sdr"] == pytest.approx({1.0: 37.5, 10.0: 100.0})
     assert r["sd"] == pytest.approx(math.sqrt(71.5 / 7))
 
 
 def test_reset():
-    metric = RadialErrorMetric(unit="px")
+    metric = RadialErrorMetric(ErrorProtocol("px"))
     run(metric)
     metric.reset()
     metric(t(PRED_B), t(GT_B))
@@ -167,9 +168,9 @@ def test_reset():
 
 
 def test_scalar_metrics():
-    mre = MeanRadialErrorMetric(unit="px")
-    sdr = SuccessDetectionRateMetric(3.0, unit="px")
-    sdr_strict = SuccessDetectionRateMetric(3.0, unit="px", strict=True)
+    mre = MeanRadialErrorMetric(ErrorProtocol("px"))
+    sdr = SuccessDetectionRateMetric(3.0, ErrorProtocol("px"))
+    sdr_strict = SuccessDetectionRateMetric(3.0, ErrorProtocol("px"), strict=True)
     for m in (mre, sdr, sdr_strict):
         run(m)
     assert mre.aggregate().item() == pytest.approx(3.25)
@@ -178,7 +179,7 @@ def test_scalar_metrics():
 
 
 def test_call_returns_batch_errors():
-    errors = RadialErrorMetric(unit="px")(t(PRED_A), t(GT_A))
+    errors = RadialErrorMetric(ErrorProtocol("px"))(t(PRED_A), t(GT_A))
     assert errors.shape == (2, 3) and errors.dtype == torch.float64
     np.testing.assert_allclose(errors.numpy(), PX_TABLE[:2])
 
@@ -201,27 +202,47 @@ def test_call_returns_batch_errors():
     ],
 )
 def test_illegal_arguments(kwargs, match):
+    fields = {"unit", "spacing", "wrist_pair", "wrist_width_mm"}
     with pytest.raises(ValueError, match=match):
-        RadialErrorMetric(**kwargs)
+        protocol = ErrorProtocol(**{k: v for k, v in kwargs.items() if k in fields})
+        RadialErrorMetric(protocol, **{k: v for k, v in kwargs.items() if k not in fields})
 
 
 def test_sdr_metric_takes_one_radius():
     with pytest.raises(ValueError, match="one radius"):
-        SuccessDetectionRateMetric(2.0, radii=(2.0, 4.0))
+        SuccessDetectionRateMetric(2.0, ErrorProtocol("px"), radii=(2.0, 4.0))
 
 
 @pytest.mark.parametrize(
     "metric, y_pred, y, spacing, match",
     [
-        (RadialErrorMetric(unit="px"), t(PRED_A), t(GT_A)[:, :2], None, r"same shape.*\(2, 3, 2\).*\(2, 2, 2\)"),
-        (RadialErrorMetric(unit="px"), t(PRED_A)[0], t(GT_A)[0], None, r"y_pred: expected .*\(B, K, 2\)"),
-        (RadialErrorMetric(unit="px"), t(PRED_A), None, None, "ground-truth"),
-        (RadialErrorMetric(unit="mm"), t(PRED_A), t(GT_A), None, "unit='px'"),
-        (RadialErrorMetric(unit="mm"), t(PRED_A), t(GT_A), t([[0.1, 0.1], [NAN, 0.1]]), r"item\(s\) \[1\].*unit='px'"),
-        (RadialErrorMetric(unit="mm"), t(PRED_A), t(GT_A), t([0.1, 0.1, 0.1]), r"\(B, 2\) = \(2, 2\)"),
-        (RadialErrorMetric(unit="mm"), t(PRED_A), t(GT_A), t([[0.1, 0.1], [-0.1, 0.1]]), "positive"),
-        (RadialErrorMetric(unit="wrist", wrist_pair=(0, 3)), t(PRED_A), t(GT_A), None, "out of range"),
-        (RadialErrorMetric(unit="wrist", wrist_pair=(0, 1)), t(PRED_A), t(GT_A), None, r"item\(s\) \[1\] lack"),
+        (
+            RadialErrorMetric(ErrorProtocol("px")),
+            t(PRED_A),
+            t(GT_A)[:, :2],
+            None,
+            r"same shape.*\(2, 3, 2\).*\(2, 2, 2\)",
+        ),
+        (RadialErrorMetric(ErrorProtocol("px")), t(PRED_A)[0], t(GT_A)[0], None, r"y_pred: expected .*\(B, K, 2\)"),
+        (RadialErrorMetric(ErrorProtocol("px")), t(PRED_A), None, None, "ground-truth"),
+        (RadialErrorMetric(ErrorProtocol("mm")), t(PRED_A), t(GT_A), None, "unit='px'"),
+        (
+            RadialErrorMetric(ErrorProtocol("mm")),
+            t(PRED_A),
+            t(GT_A),
+            t([[0.1, 0.1], [NAN, 0.1]]),
+            r"item\(s\) \[1\].*unit='px'",
+        ),
+        (RadialErrorMetric(ErrorProtocol("mm")), t(PRED_A), t(GT_A), t([0.1, 0.1, 0.1]), r"\(B, 2\) = \(2, 2\)"),
+        (RadialErrorMetric(ErrorProtocol("mm")), t(PRED_A), t(GT_A), t([[0.1, 0.1], [-0.1, 0.1]]), "positive"),
+        (RadialErrorMetric(ErrorProtocol("wrist", wrist_pair=(0, 3))), t(PRED_A), t(GT_A), None, "out of range"),
+        (
+            RadialErrorMetric(ErrorProtocol("wrist", wrist_pair=(0, 1))),
+            t(PRED_A),
+            t(GT_A),
+            None,
+            r"item\(s\) \[1\] lack",
+        ),
     ],
 )
 def test_illegal_inputs(metric, y_pred, y, spacing, match):
@@ -231,7 +252,7 @@ def test_illegal_inputs(metric, y_pred, y, spacing, match):
 
 def test_aggregate_before_any_batch():
     with pytest.raises(ValueError, match="nothing to aggregate"):
-        RadialErrorMetric(unit="px").aggregate()
+        RadialErrorMetric(ErrorProtocol("px")).aggregate()
 
 
 def test_report_function():

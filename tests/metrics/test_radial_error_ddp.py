@@ -14,7 +14,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from monai_landmarks.metrics import RadialErrorMetric
+from monai_landmarks.metrics import ErrorProtocol, RadialErrorMetric
 
 NAN = float("nan")
 # rank 0 holds two images, rank 1 one (uneven, so the gather pads and trims); one missing GT, one missing prediction
@@ -37,7 +37,7 @@ def _worker(rank: int, world_size: int, init_file: str, results: str) -> None:
     os.environ["LOCAL_RANK"] = str(rank)  # Ignite's distributed helpers, used by the gather, ask for it
     dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=world_size)
     try:
-        metric = RadialErrorMetric(unit="mm")
+        metric = RadialErrorMetric(ErrorProtocol("mm"))
         _feed(metric, rank)
         torch.save({"report": metric.aggregate(), "buffer": metric.get_buffer()}, f"{results}.{rank}")
     finally:
@@ -45,7 +45,7 @@ def _worker(rank: int, world_size: int, init_file: str, results: str) -> None:
 
 
 def test_two_ranks_equal_one_process(tmp_path):
-    single = RadialErrorMetric(unit="mm")
+    single = RadialErrorMetric(ErrorProtocol("mm"))
     _feed(single, 0)
     _feed(single, 1)
     expected = single.aggregate()

@@ -19,7 +19,7 @@ from monai.handlers import from_engine
 from monai_landmarks.data.dataset_format import load_datalist, write_dataset
 from monai_landmarks.handlers import SuccessDetectionRate
 from monai_landmarks.handlers.evaluation_report import LandmarkReportWriter
-from monai_landmarks.metrics import DEFAULT_RADII, RadialErrorMetric, landmark_error_report
+from monai_landmarks.metrics import DEFAULT_RADII, ErrorProtocol, RadialErrorMetric, landmark_error_report
 from monai_landmarks.utils.keys import Keys
 
 RADII = (2.0, 2.5, 3.0, 4.0)
@@ -57,7 +57,7 @@ def test_offsets_are_exact_ties():
 def test_metric_counts_ties(spacing, strict, expected):
     gt = torch.tensor([GT] * len(RADII), dtype=torch.float32)
     per_image = torch.full((len(RADII), 2), spacing, dtype=torch.float64)
-    for metric in (RadialErrorMetric(unit="mm", spacing=spacing), RadialErrorMetric(unit="mm")):
+    for metric in (RadialErrorMetric(ErrorProtocol("mm", spacing=spacing)), RadialErrorMetric(ErrorProtocol("mm"))):
         metric(torch.from_numpy(predictions(spacing)), gt, spacing=None if metric.spacing is not None else per_image)
         errors = metric.get_buffer()
         assert landmark_error_report(errors, radii=RADII, strict=strict)["sdr"] == expected
@@ -105,9 +105,9 @@ def test_ties_through_the_data_path(tmp_path, spacing):
     engine = Engine(lambda engine, batch: batch)  # the evaluator's output: the batch with its predictions
     keys = from_engine([Keys.PRED_LANDMARKS, Keys.LANDMARKS, Keys.SPACING])
     for r in DEFAULT_RADII:
-        SuccessDetectionRate(r, unit="mm", output_transform=keys).attach(engine, f"sdr_{r:g}")
-        SuccessDetectionRate(r, unit="mm", strict=True, output_transform=keys).attach(engine, f"strict_{r:g}")
-    writer = LandmarkReportWriter(tmp_path / "report", unit="mm", num_overlays=0)
+        SuccessDetectionRate(r, ErrorProtocol("mm"), output_transform=keys).attach(engine, f"sdr_{r:g}")
+        SuccessDetectionRate(r, ErrorProtocol("mm"), strict=True, output_transform=keys).attach(engine, f"strict_{r:g}")
+    writer = LandmarkReportWriter(tmp_path / "report", ErrorProtocol("mm"), num_overlays=0)
     writer.attach(engine)
     engine.run(loader)
 

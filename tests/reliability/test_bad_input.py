@@ -632,8 +632,9 @@ def image_id_escaping_on_read(tmp):
 
 def report_overlay_outside_its_folder(tmp):
     from monai_landmarks.handlers import LandmarkReportWriter
+    from monai_landmarks.metrics import ErrorProtocol
 
-    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    writer = LandmarkReportWriter(tmp / "report", ErrorProtocol("mm"), num_overlays=1)
     image = _png(tmp / "a.png", _gray())
     points = np.array([[2.0, 3.0]])
     writer.rows = [{"image_id": "../../escape", "file": str(image), "errors": np.zeros(1), "pred": points,
@@ -644,10 +645,11 @@ def report_overlay_outside_its_folder(tmp):
 
 def report_keeps_other_pictures(tmp):
     from monai_landmarks.handlers import LandmarkReportWriter
+    from monai_landmarks.metrics import ErrorProtocol
 
     (tmp / "report" / "overlays").mkdir(parents=True)
     (mine := tmp / "report" / "overlays" / "figure1.png").write_bytes(b"mine")
-    writer = LandmarkReportWriter(tmp / "report", num_overlays=1)
+    writer = LandmarkReportWriter(tmp / "report", ErrorProtocol("mm"), num_overlays=1)
     points = np.array([[2.0, 3.0]])
     image = _png(tmp / "a.png", _gray())
     writer.rows = [{"image_id": "a", "file": str(image), "errors": np.zeros(1), "pred": points, "label": points}]

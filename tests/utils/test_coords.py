@@ -76,7 +76,7 @@ def test_wrist_scale():
     gt = torch.zeros(2, 5, 2)
     gt[0, 4] = torch.tensor([100.0, 0.0])
     gt[1, 4] = torch.tensor([0.0, 0.0])  # coincident pair: no scale
-    s = coords.wrist_scale(gt, (0, 4))
+    s = coords.wrist_scale(gt, (0, 4), 50.0)
     assert s[0].item() == pytest.approx(0.5)
     assert torch.isnan(s[1])
 

@@ -31,7 +31,7 @@ from monai_landmarks.apps.monailabel.labelmap import landmark_labelmap
 from monai_landmarks.apps.monailabel.labels import LandmarkLabelError, bundle_landmark_names, centroids, parse_spacing
 from monai_landmarks.apps.monailabel.markups import markups_from_points
 from monai_landmarks.bundle.large_files import verify_weights_file
-from monai_landmarks.data.spacing import resolve_spacing
+from monai_landmarks.data.spacing import Spacing, resolve_spacing
 from monai_landmarks.engines import as_levels
 from monai_landmarks.handlers.prediction_writer import prediction_record
 from monai_landmarks.handlers.weights_loader import check_weights
@@ -137,10 +137,11 @@ class LandmarkInferTask(BundleInferTask):
         return [*super().post_transforms(data), self._result]
 
     def _spacing(self, data):
-        """``(spacing, source)``: the request's ``spacing_mm``, else the bundle's ``pixel_spacing_mm``, else the image
-        header's (MetaImage, NIfTI, NRRD, DICOM; :func:`~monai_landmarks.data.spacing.resolve_spacing`)."""
+        """The :class:`~monai_landmarks.data.spacing.Spacing` (or None): the request's ``spacing_mm``, else the
+        bundle's ``pixel_spacing_mm``, else the image header's (MetaImage, NIfTI, NRRD, DICOM;
+        :func:`~monai_landmarks.data.spacing.resolve_spacing`)."""
         if data.get("spacing_mm") is not None:
-            return parse_spacing(data["spacing_mm"], "request"), "request"
+            return Spacing.of(parse_spacing(data["spacing_mm"], "request"), "request")
         meta = getattr(data.get(self.input_key), "meta", None)
         if self.bundle_config.get("pixel_spacing_mm") is None:
             return resolve_spacing(None, None, meta)
@@ -150,14 +151,14 @@ class LandmarkInferTask(BundleInferTask):
     def _result(self, data):
         """Centroids for the client and the JSON result (pixels, mm where the spacing is known, confidences)."""
         image = Path(str(data.get("image_path") or "")).name
-        spacing, source = self._spacing(data)
+        spacing = self._spacing(data)
         meta = getattr(data.get(self.input_key), "meta", None) or {}
         ran = data.get(Keys.CASCADE) or {}
         path = self.get_path()
         weights = {"model": verify_weights_file(path) if path else None, "refiner": ran.get("refiner")}
         record = prediction_record(
             data[Keys.PRED_LANDMARKS], data.get(Keys.CONFIDENCE), spacing, self.landmark_names,
-            image=image, image_id=data.get("image_id") or image.split(".")[0], spacing_source=source,
+            image=image, image_id=data.get("image_id") or image.split(".")[0],
             image_size=meta.get("spatial_shape"), cascade=ran.get("cascade", "off"), weights=weights,
             analysis=self.bundle_config.get("analysis"),
         )  # fmt: skip

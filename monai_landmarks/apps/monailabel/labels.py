@@ -23,19 +23,24 @@ the same ``landmarks`` list, so a corrected result can be saved back as the labe
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+from monai.bundle import ConfigParser
 
+from monai_landmarks.data.spacing import Spacing
+from monai_landmarks.metrics.protocol import WRIST_WIDTH_MM, ErrorProtocol
 from monai_landmarks.utils.keys import Keys
 
 __all__ = [
     "LandmarkLabelError",
     "bundle_domains",
     "bundle_landmark_names",
+    "bundle_protocol",
     "centroids",
     "check_label_file",
     "first_fitting_label",
@@ -93,18 +98,34 @@ def _domain_landmark_names(path: Path, domain: int) -> list[str]:
     return [str(n) for n in listed] if listed else [str(k) for k in range(int(counts[domain]))]
 
 
+def bundle_protocol(config, samples: Sequence[dict]) -> ErrorProtocol:
+    """The error protocol a bundle measures labelled samples in, by the rule of its ``train.json``
+    (:meth:`~monai_landmarks.metrics.ErrorProtocol.of_data`): millimetres when every sample has a spacing, else
+    the bundle's wrist protocol where it sets ``wrist_pair`` (``htc_hand``), else pixels.
+
+    Args:
+        config: the bundle's ``train.json`` content (a dict, or a ``monai.bundle.ConfigParser``, left unchanged).
+        samples: datalist items (:func:`label_sample`), NaN spacing where a label has none.
+    """
+    parser = ConfigParser(copy.deepcopy(getattr(config, "config", config)))  # parsing rewrites macros in place
+    calibrated = all(np.isfinite(np.asarray(s[Keys.SPACING], dtype=np.float64)).all() for s in samples)
+    wrist_pair = parser.get_parsed_content("wrist_pair", default=None)
+    wrist_width_mm = parser.get_parsed_content("wrist_width_mm", default=WRIST_WIDTH_MM)
+    return ErrorProtocol.of_data(calibrated, wrist_pair, wrist_width_mm)
+
+
 def parse_spacing(value, where: str) -> np.ndarray:
-    """``(2,)`` float64 mm per pixel from one positive number or ``[x, y]``; NaN when ``value`` is None."""
+    """``(2,)`` float64 mm per pixel from one positive number or ``[x, y]`` (JSON numbers, checked as every spacing
+    is: :class:`~monai_landmarks.data.spacing.Spacing`); NaN when ``value`` is None."""
     if value is None:
         return np.full(2, np.nan, dtype=np.float64)
-    values = [value] * 2 if isinstance(value, (int, float)) and not isinstance(value, bool) else value
-    if (
-        not isinstance(values, (list, tuple))
-        or len(values) != 2
-        or not all(_is_number(v) and math.isfinite(v) and v > 0 for v in values)
-    ):
-        raise LandmarkLabelError(f"{where}: spacing_mm must be a positive number or [x, y], got {value!r}.")
-    return np.asarray(values, dtype=np.float64)  # float32 would move SDR ties (see load_datalist)
+    values = [value] * 2 if _is_number(value) else value
+    try:
+        if not (isinstance(values, (list, tuple)) and len(values) == 2 and all(_is_number(v) for v in values)):
+            raise ValueError("not one number or [x, y]")
+        return Spacing.of(values, where).as_array()  # float64: float32 would move SDR ties (see load_datalist)
+    except ValueError:
+        raise LandmarkLabelError(f"{where}: spacing_mm must be a positive number or [x, y], got {value!r}.") from None
 
 
 def _is_number(value) -> bool:

@@ -9,9 +9,8 @@ import numpy as np
 from monai.bundle import ConfigParser
 from monailabel.tasks.train.bundle import BundleTrainTask
 
-from monai_landmarks.apps.monailabel.labels import bundle_landmark_names, label_sample
+from monai_landmarks.apps.monailabel.labels import bundle_landmark_names, bundle_protocol, label_sample
 from monai_landmarks.bundle.run_bundle import model_settings
-from monai_landmarks.utils.keys import Keys
 
 __all__ = ["RESUME", "LandmarkTrainTask"]
 
@@ -54,7 +53,7 @@ class LandmarkTrainTask(BundleTrainTask):
         samples = overrides[self.const.key_train_dataset_data()] + (
             overrides.get(self.const.key_validate_dataset_data()) or []
         )
-        calibrated = all(np.isfinite(s[Keys.SPACING]).all() for s in samples)
+        protocol = bundle_protocol(self.bundle_config, samples)
         overrides.update(self.overrides)
         overrides.update(self.model_settings)
         overrides.update(
@@ -64,7 +63,7 @@ class LandmarkTrainTask(BundleTrainTask):
                 # a request trains a few epochs on new labels: validate each, so the served model is the best one
                 "val_interval": 1,
                 "landmark_names": self.landmark_names,
-                "protocol": {"_target_": "monai_landmarks.metrics.ErrorProtocol", "unit": "mm" if calibrated else "px"},
+                "protocol": protocol.to_config(),  # the best model is chosen in the bundle's unit
             }
         )
         # the bundle's own run and handlers, in one process and under torchrun alike, without resuming

@@ -31,6 +31,7 @@ from monai_landmarks.data.converters._common import (
     scale_points,
 )
 from monai_landmarks.data.dataset_format import DatasetError, csv_rows, write_dataset
+from monai_landmarks.metrics.protocol import WRIST_PAIR, WRIST_WIDTH_MM
 
 __all__ = ["DHA_NUM_LANDMARKS", "convert_dha", "read_dha_csv"]
 
@@ -83,8 +84,8 @@ def convert_dha(
     image_dir,
     out_dir,
     exclude: Sequence[str] = ("3142",),
-    wrist_pair: Sequence[int] = (0, 4),
-    wrist_width_mm: float = 50.0,
+    wrist_pair: Sequence[int] = WRIST_PAIR,
+    wrist_width_mm: float = WRIST_WIDTH_MM,
     downsample: int = 1,
     splits: Mapping[str, str] | None = None,
     on_missing: str = "error",

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
+
+from monai_landmarks.utils.spacing import Spacing
 
 METADATA_FILE = "dataset.json"
 MANIFEST = ".written_by_write_dataset"  #: the files write_dataset made in a folder (what overwrite may replace)
@@ -33,11 +34,10 @@ class OutsideImageWarning(UserWarning):
 
 
 def _check_spacing_value(value, where: str) -> None:
-    values = [value] if not isinstance(value, (list, tuple)) else list(value)
-    if len(values) not in (1, 2) or any(isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
-        raise DatasetError(f"{where}: pixel spacing must be a number or a pair [sx, sy], got {value!r}.")
-    if any(not math.isfinite(v) or v <= 0 for v in values):
-        raise DatasetError(f"{where}: pixel spacing must be positive and finite, got {value!r}.")
+    try:
+        Spacing.of(value, "dataset", where)
+    except ValueError as e:
+        raise DatasetError(str(e)) from None
 
 
 def _check_spacing(spacing, where: str) -> None:
