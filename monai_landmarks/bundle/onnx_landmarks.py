@@ -193,6 +193,8 @@ def export_landmarks_onnx(bundle, weights, folder, overrides: dict | None = None
     parser.read_config(str(config))
     parser.update({"bundle_root": str(bundle), **(overrides or {})})
     parser.update(_onnx_overrides(parser))  # plain NCHW: the NHWC stride views do not trace to ONNX
+    if "network_def#single_output" in parser:  # HTC: every level, decoded as predict decodes them
+        parser["network_def#single_output"] = False
     network = parser.get_parsed_content("network_def")
     domain = _domain(parser)
     load_weights(weights, network)  # checked as predict checks them
