@@ -155,7 +155,6 @@ def _readme_example() -> str:
     return found.group(1)
 
 
-@pytest.mark.slow
 def test_the_readme_example_runs_as_it_stands(monkeypatch):
     """The shipped gu2net_ceph bundle (cascade on) on its sample image, from the repository root, as a user would."""
     code = _readme_example()
