@@ -80,7 +80,9 @@ def command(cmd: str | None) -> str:
 
 def _relative(word: str) -> str:
     """A path of the checkout a record was made in (any worktree, not only this one), relative to its root."""
-    word = word.replace(str(ROOT) + "/", "").replace(str(ROOT.parent / "shared"), "../shared")
+    word = word.replace(str(ROOT) + "/", "")
+    # The record names the machine it was made on: its shared/ sits beside that checkout, wherever this one is.
+    word = re.sub(r"^/\S*?/shared/", "../shared/", word)
     return re.sub(r"^/\S*?/((runs|bundles)/)", r"\1", word)
 
 
