@@ -220,6 +220,9 @@ class DomainBatchSampler(Sampler[list[int]]):
         num_replicas, rank: for distributed runs: at each step every rank takes its own batch of the same domain.
         even_divisible: pad the batch list by repetition so that every rank gets as many batches (training
             under DDP needs it); False for evaluation, where a repeated sample would count twice.
+        batches_per_domain: if given, every domain gives exactly this many batches per epoch, its samples drawn
+            in reshuffled passes (a small domain repeats, a large one is seen in part): the domains train
+            equally often whatever their sizes, as GU2Net samples them. None: each sample once per epoch.
     """
 
     def __init__(
@@ -232,7 +235,10 @@ class DomainBatchSampler(Sampler[list[int]]):
         num_replicas: int = 1,
         rank: int = 0,
         even_divisible: bool = True,
+        batches_per_domain: int | None = None,
     ) -> None:
+        if batches_per_domain is not None and batches_per_domain < 1:
+            raise ValueError(f"batches_per_domain must be positive or None, got {batches_per_domain}.")
         if batch_size < 1:
             raise ValueError(f"batch_size must be positive, got {batch_size}.")
         if not 0 <= rank < num_replicas:
@@ -245,6 +251,7 @@ class DomainBatchSampler(Sampler[list[int]]):
         self.num_replicas = num_replicas
         self.rank = rank
         self.even_divisible = even_divisible
+        self.batches_per_domain = batches_per_domain
         self.epoch = 0
 
     def set_epoch(self, epoch: int) -> None:
@@ -254,6 +261,9 @@ class DomainBatchSampler(Sampler[list[int]]):
         batches = []
         for domain in sorted(set(self.domains)):
             indices = [i for i, d in enumerate(self.domains) if d == domain]
+            if self.batches_per_domain is not None:
+                batches.append(self._fixed_batches(indices, generator))
+                continue
             if self.shuffle:
                 indices = [indices[j] for j in torch.randperm(len(indices), generator=generator).tolist()]
             chunks = [indices[i : i + self.batch_size] for i in range(0, len(indices), self.batch_size)]
@@ -261,6 +271,15 @@ class DomainBatchSampler(Sampler[list[int]]):
                 chunks.pop()
             batches.append(chunks)
         return batches
+
+    def _fixed_batches(self, indices: list[int], generator: torch.Generator) -> list[list[int]]:
+        """``batches_per_domain`` full batches from passes over ``indices``, each pass in a new order."""
+        wanted = self.batches_per_domain * self.batch_size
+        drawn: list[int] = []
+        while len(drawn) < wanted:
+            order = torch.randperm(len(indices), generator=generator).tolist() if self.shuffle else range(len(indices))
+            drawn += [indices[j] for j in order]
+        return [drawn[i : i + self.batch_size] for i in range(0, wanted, self.batch_size)]
 
     def _steps(self) -> list[list[list[int]]]:
         """The batches of each step, one per rank and all of one domain; the domains take turns."""
@@ -290,7 +309,7 @@ class DomainBatchSampler(Sampler[list[int]]):
         rounding = math.floor if self.drop_last else math.ceil
         total = 0
         for domain in set(self.domains):
-            num_batches = rounding(self.domains.count(domain) / self.batch_size)
+            num_batches = self.batches_per_domain or rounding(self.domains.count(domain) / self.batch_size)
             full, rest = divmod(num_batches, self.num_replicas)
             total += full + (1 if rest and (self.even_divisible or self.rank < rest) else 0)
         return total

@@ -58,3 +58,36 @@ def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path)
     documented = json.loads((ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())["eval_metrics"][key]
     # four images vary around the test1 figure: never twice it, and not implausibly better
     assert lowest * documented <= mre <= 2.0 * documented, (mre, documented)
+
+
+UNIVERSAL = ROOT / "bundles" / "gu2net_universal"
+# domain name: (landmarks, spacing or None, its test1 MRE key in metadata.json)
+UNIVERSAL_DOMAINS = {
+    "isbi2015_ceph": (19, 0.2, "test1_mre_ceph_mm"),
+    "aasce_spine": (68, None, "test1_mre_spine_px"),
+    "jsrt_chest": (166, 0.7, "test1_mre_chest_mm"),
+}
+
+
+@pytest.mark.datasets
+@pytest.mark.skipif(not (UNIVERSAL / "models" / "model.pt").is_file(), reason="gu2net_universal ships no weights")
+@pytest.mark.parametrize("domain", UNIVERSAL_DOMAINS)
+def test_shipped_universal_on_a_few_test1_images_of_each_domain_matches_its_docs(domain, tmp_path):
+    count, spacing, key = UNIVERSAL_DOMAINS[domain]
+    items = load_datalist(dataset_path(domain), split="test1")[:4]
+    images = tmp_path / "images"
+    images.mkdir()
+    for item in items:
+        (images / Path(item["image"]).name).symlink_to(item["image"])
+    out = tmp_path / "out"
+    extra = ["--spacing", str(spacing)] if spacing else []
+    assert main(["predict", str(UNIVERSAL), str(images), "--out", str(out), "--quiet", "--device", "cpu",
+                 "--domain", domain, *extra]) == 0  # fmt: skip
+    errors = []
+    for item in items:
+        points = _landmarks(out, Path(item["image"]).name)
+        assert points.shape == (count, 2)
+        errors.append(np.linalg.norm(points - item["landmarks"][0], axis=-1))
+    mre = float(np.nanmean(errors)) * (spacing or 1.0)
+    documented = json.loads((UNIVERSAL / "configs" / "metadata.json").read_text())["eval_metrics"][key]
+    assert 0.2 * documented <= mre <= 2.5 * documented, (mre, documented)

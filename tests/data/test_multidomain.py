@@ -110,3 +110,17 @@ def test_a_domain_is_chosen_by_index_dataset_name_or_short_name():
             domain_index(bad, names, 3, "bundle domain")
     with pytest.raises(ValueError, match="domains are 0 to 1"):
         domain_index(2, None, 2)
+
+
+def test_batches_per_domain_balances_unequal_domains():
+    sampler = DomainBatchSampler(DOMAINS, 3, seed=1, batches_per_domain=4)
+    batches = list(sampler)
+    assert len(batches) == len(sampler) == 8
+    assert [_domain_of(b) for b in batches].count(0) == 4 and all(len(b) == 3 for b in batches)
+    for domain in (0, 1):  # each pass over a domain holds every one of its samples once
+        drawn = [i for b in batches if _domain_of(b) == domain for i in b]
+        size = DOMAINS.count(domain)
+        first = drawn[: min(size, len(drawn))]
+        assert len(set(first)) == len(first) and all(DOMAINS[i] == domain for i in drawn)
+    with pytest.raises(ValueError, match="batches_per_domain"):
+        DomainBatchSampler(DOMAINS, 3, batches_per_domain=0)
