@@ -222,7 +222,7 @@ class DomainBatchSampler(Sampler[list[int]]):
             under DDP needs it); False for evaluation, where a repeated sample would count twice.
         batches_per_domain: if given, every domain gives exactly this many batches per epoch, its samples drawn
             in reshuffled passes (a small domain repeats, a large one is seen in part): the domains train
-            equally often whatever their sizes, as GU2Net samples them. None: each sample once per epoch.
+            equally often whatever their sizes. None: each sample once per epoch.
     """
 
     def __init__(

@@ -40,10 +40,8 @@ def test_shipped_bundle_predicts_its_samples_out_of_the_box(bundle, tmp_path):
         assert points.shape == (SHIPPED[bundle][1], 2) and np.isfinite(points).all()
 
 
-@pytest.mark.datasets
-@pytest.mark.parametrize("bundle", SHIPPED)
-def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path):
-    dataset, _, spacing, key, lowest = SHIPPED[bundle]
+def _test1_mre(bundle: Path, dataset: str, count: int, spacing, tmp_path: Path, *options: str) -> float:
+    """``predict`` with ``bundle`` on the first four test1 images of ``dataset``: their MRE (mm with a spacing)."""
     items = load_datalist(dataset_path(dataset), split="test1")[:4]
     images = tmp_path / "images"
     images.mkdir()
@@ -51,11 +49,26 @@ def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path)
         (images / Path(item["image"]).name).symlink_to(item["image"])
     out = tmp_path / "out"
     extra = ["--spacing", str(spacing)] if spacing else []
-    assert main(["predict", str(ROOT / "bundles" / bundle), str(images), "--out", str(out), "--quiet",
-                 "--device", "cpu", *extra]) == 0  # fmt: skip
-    errors = [np.linalg.norm(_landmarks(out, Path(i["image"]).name) - i["landmarks"][0], axis=-1) for i in items]
-    mre = float(np.nanmean(errors)) * (spacing or 1.0)
-    documented = json.loads((ROOT / "bundles" / bundle / "configs" / "metadata.json").read_text())["eval_metrics"][key]
+    assert main(["predict", str(bundle), str(images), "--out", str(out), "--quiet", "--device", "cpu",
+                 *options, *extra]) == 0  # fmt: skip
+    errors = []
+    for item in items:
+        points = _landmarks(out, Path(item["image"]).name)
+        assert points.shape == (count, 2)
+        errors.append(np.linalg.norm(points - item["landmarks"][0], axis=-1))
+    return float(np.nanmean(errors)) * (spacing or 1.0)
+
+
+def _documented(bundle: Path, key: str) -> float:
+    return json.loads((bundle / "configs" / "metadata.json").read_text())["eval_metrics"][key]
+
+
+@pytest.mark.datasets
+@pytest.mark.parametrize("bundle", SHIPPED)
+def test_shipped_bundle_on_a_few_test1_images_matches_its_docs(bundle, tmp_path):
+    dataset, count, spacing, key, lowest = SHIPPED[bundle]
+    mre = _test1_mre(ROOT / "bundles" / bundle, dataset, count, spacing, tmp_path)
+    documented = _documented(ROOT / "bundles" / bundle, key)
     # four images vary around the test1 figure: never twice it, and not implausibly better
     assert lowest * documented <= mre <= 2.0 * documented, (mre, documented)
 
@@ -74,20 +87,6 @@ UNIVERSAL_DOMAINS = {
 @pytest.mark.parametrize("domain", UNIVERSAL_DOMAINS)
 def test_shipped_universal_on_a_few_test1_images_of_each_domain_matches_its_docs(domain, tmp_path):
     count, spacing, key = UNIVERSAL_DOMAINS[domain]
-    items = load_datalist(dataset_path(domain), split="test1")[:4]
-    images = tmp_path / "images"
-    images.mkdir()
-    for item in items:
-        (images / Path(item["image"]).name).symlink_to(item["image"])
-    out = tmp_path / "out"
-    extra = ["--spacing", str(spacing)] if spacing else []
-    assert main(["predict", str(UNIVERSAL), str(images), "--out", str(out), "--quiet", "--device", "cpu",
-                 "--domain", domain, *extra]) == 0  # fmt: skip
-    errors = []
-    for item in items:
-        points = _landmarks(out, Path(item["image"]).name)
-        assert points.shape == (count, 2)
-        errors.append(np.linalg.norm(points - item["landmarks"][0], axis=-1))
-    mre = float(np.nanmean(errors)) * (spacing or 1.0)
-    documented = json.loads((UNIVERSAL / "configs" / "metadata.json").read_text())["eval_metrics"][key]
+    mre = _test1_mre(UNIVERSAL, domain, count, spacing, tmp_path, "--domain", domain)
+    documented = _documented(UNIVERSAL, key)
     assert 0.2 * documented <= mre <= 2.5 * documented, (mre, documented)

@@ -117,10 +117,11 @@ def test_batches_per_domain_balances_unequal_domains():
     batches = list(sampler)
     assert len(batches) == len(sampler) == 8
     assert [_domain_of(b) for b in batches].count(0) == 4 and all(len(b) == 3 for b in batches)
-    for domain in (0, 1):  # each pass over a domain holds every one of its samples once
+    for domain in (0, 1):  # each complete pass over a domain holds every one of its samples once
         drawn = [i for b in batches if _domain_of(b) == domain for i in b]
-        size = DOMAINS.count(domain)
-        first = drawn[: min(size, len(drawn))]
-        assert len(set(first)) == len(first) and all(DOMAINS[i] == domain for i in drawn)
+        own = [i for i, d in enumerate(DOMAINS) if d == domain]
+        for start in range(0, len(drawn) - len(own) + 1, len(own)):
+            assert sorted(drawn[start : start + len(own)]) == own
+        assert set(drawn) <= set(own)
     with pytest.raises(ValueError, match="batches_per_domain"):
         DomainBatchSampler(DOMAINS, 3, batches_per_domain=0)
